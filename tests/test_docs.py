@@ -59,3 +59,21 @@ def test_site_builds_strict(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_figure_script_draws_every_committed_figure(tmp_path):
+    """The figures are drawn from the code: the script runs, and draws exactly the PNGs that are committed.
+
+    It does not compare pixels (fonts and matplotlib versions move them); re-run
+    `python docs/scripts/make_figures.py` after changing the functions it draws.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, str(DOCS / "scripts" / "make_figures.py"), "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    drawn = sorted(p.name for p in tmp_path.glob("*.png"))
+    committed = sorted(p.name for p in (DOCS / "figures").glob("*.png") if p.name != "ring_exchange.png")
+    assert drawn == committed, f"the script draws {drawn}, docs/figures holds {committed}"
+    pages = "".join(p.read_text() for p in PAGES)
+    unused = [name for name in committed if f"figures/{name}" not in pages]
+    assert not unused, f"figures no page shows: {unused}"
