@@ -57,6 +57,12 @@ def test_grids_one_patch_wide_or_high(h, w):
     assert err <= 1e-12, f"{h}x{w}: max abs err {err:.3e}"
 
 
+def test_the_same_grid_gives_the_table_back():
+    table = _table()
+    got = resize_position_table(table, 16, 16)
+    assert torch.allclose(got, table.reshape(256, -1), atol=1e-12), "16 x 16 -> 16 x 16 must be the identity"
+
+
 def test_a_constant_table_stays_constant():
     table = torch.full((16, 16, 3), 0.25, dtype=torch.float64)
     got = resize_position_table(table, 5, 40)
