@@ -171,17 +171,18 @@ def _check_positive_int(value, name):
 
 
 def _fill(out_row, rgb, size, patch_size, lut, resample):
-    """Resize one RGB image to `size` (Ht, Wt), patchify, scale through `lut`, write into `out_row` [N, P]."""
+    """Resize one RGB image to `size` (Ht, Wt), scale through `lut`, patchify into `out_row` [N, P]; returns h*w."""
     th, tw = size
     resized = rgb.resize((tw, th), resample) if rgb.size != (tw, th) else rgb
     pixels = np.asarray(resized)  # [Ht, Wt, C] uint8: the one Pillow -> numpy copy, at the small size
-    patches = patchify(pixels[: th - th % patch_size, : tw - tw % patch_size], patch_size)  # [h*w, P] uint8
-    n = patches.shape[0]
+    pixels = pixels[: th - th % patch_size, : tw - tw % patch_size]  # FixRes S % p: drop what the conv never sees
     if (lut == lut[0]).all():
-        np.take(lut[0], patches, out=out_row[:n])  # same table for every channel: one gather
+        values = np.take(lut[0], pixels)  # [Ht, Wt, C] float32; one table for every channel: a single gather
     else:
-        out_row[:n] = lut[np.arange(3)[None, :], patches.reshape(n, -1, 3)].reshape(n, -1)  # per-channel tables
-    return n
+        values = lut[np.arange(3), pixels]  # [Ht, Wt, C] float32; per-channel tables
+    patches = patchify(values, patch_size)  # [h*w, P]
+    out_row[: len(patches)] = patches
+    return len(patches)
 
 
 def preprocess(

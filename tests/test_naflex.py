@@ -154,9 +154,9 @@ def test_threads_give_the_same_bytes_as_one_thread():
 
 
 # --- exact parity with HF's PIL backend ----------------------------------------------------------------------------
-def assert_matches_hf(images, p, budget, **hf_kwargs):
+def assert_matches_hf(images, p, budget, lut=None, **hf_kwargs):
     hf = Siglip2ImageProcessorPil(patch_size=p, max_num_patches=budget, **hf_kwargs)(images, return_tensors="pt")
-    pixel_values, mask, spatial_shapes = (torch.from_numpy(a) for a in naflex.preprocess(images, p, budget))
+    pixel_values, mask, spatial_shapes = (torch.from_numpy(a) for a in naflex.preprocess(images, p, budget, lut=lut))
     # Integer outputs exactly; pixels to 1e-6 (the bound): the lookup table repeats HF's float64 -> float32
     # arithmetic and both resize with the same Pillow call, so the difference is 0 in practice.
     assert torch.equal(spatial_shapes, hf["spatial_shapes"]), (spatial_shapes, hf["spatial_shapes"])
@@ -180,6 +180,14 @@ def test_pixels_mask_and_shapes_equal_hf_pil_processor(p, budget):
 @given(st.lists(image_shapes, min_size=1, max_size=3), st.integers(1, 20), st.integers(1, 100))
 def test_random_images_equal_hf_pil_processor(shapes, p, budget):
     assert_matches_hf([Image.fromarray(random_image(s, i)) for i, s in enumerate(shapes)], p, budget)
+
+
+def test_per_channel_mean_and_std_equal_hf():
+    # Not the SigLIP2 values (0.5 everywhere), but HF configs may carry any: the per-channel table path.
+    mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+    images = [Image.fromarray(random_image(s, i)) for i, s in enumerate(PARITY_SHAPES[:5])]
+    lut = naflex.pixel_lut(mean=mean, std=std)
+    assert_matches_hf(images, 8, 30, lut=lut, image_mean=mean, image_std=std)
 
 
 def mode_images():
