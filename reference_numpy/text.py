@@ -1,0 +1,35 @@
+"""The SigLIP2 text tower in numpy: token + position embeddings, encoder, final LayerNorm, last-token pooling, head.
+
+Mirrors `siglip2_min/text.py` function for function (TextEmbeddings, TextTransformer). Paper: SigLIP (arXiv
+2303.15343) section 4 and SigLIP2 (arXiv 2502.14786) section 2. Upstream: big_vision `models/proj/image_text/
+text_transformer.py`, HF `modeling_siglip2.py` (Siglip2TextEmbeddings, Siglip2TextTransformer).
+
+Letters: T texts, L tokens per text (64), Dt text width, P projection width (the joint embedding width).
+"""
+
+from .layers import encoder, layer_norm, linear
+
+
+def text_embeddings(input_ids, token_embedding, position_embedding):
+    L = input_ids.shape[1]
+    tokens = token_embedding["weight"][input_ids]  # [T, L] -> [T, L, Dt]
+    return tokens + position_embedding["weight"][:L]  # [T, L, Dt] + [L, Dt] -> [T, L, Dt]
+
+
+def text_transformer(input_ids, params, num_heads, eps):
+    """Token ids -> pooled text embedding [T, P] (before normalisation) and the named intermediates.
+
+    `params` is the checkpoint's `text_model` subtree. No attention mask: padding tokens are attended to, and the
+    model pools the LAST position even when it is padding; that is how the checkpoints were trained (FACTS
+    section 2), so texts must be padded to exactly 64 tokens as in training.
+    """
+    out = {}
+    x = text_embeddings(input_ids, **params["embeddings"])  # [T, L, Dt]
+    out["text.embeddings"] = x
+    x, hidden = encoder(x, params["encoder"]["layers"], num_heads, eps)  # [T, L, Dt]
+    out.update({f"text.block{i:02d}": h for i, h in enumerate(hidden)})
+    x = layer_norm(x, **params["final_layer_norm"], eps=eps)  # [T, L, Dt]
+    out["text.final_layer_norm"] = x
+    pooled = linear(x[:, -1], **params["head"])  # [T, L, Dt] -> [T, Dt] -> [T, P]
+    out["text.pooled"] = pooled
+    return pooled, out
