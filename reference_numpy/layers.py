@@ -10,11 +10,15 @@ the checkpoint's leaf names (`q_proj`, `fc1`, `layer_norm1`, ...), so a call is 
 Letters: B batch, N query length (patches or tokens), M key length, D width, H heads, Dh = D / H, F MLP width.
 """
 
+import math
+
 import numpy as np
 
 
 def linear(x, weight, bias):
-    return x @ weight + bias  # [..., D_in] @ [D_in, D_out] -> [..., D_out]
+    # One 2-D product: numpy multiplies a stack [B, N, D_in] @ [D_in, D_out] matrix by matrix, several times slower.
+    y = x.reshape(-1, x.shape[-1]) @ weight  # [..., D_in] -> [B*N, D_in] @ [D_in, D_out] -> [B*N, D_out]
+    return (y + bias).reshape(*x.shape[:-1], weight.shape[1])  # [B*N, D_out] -> [..., D_out]
 
 
 def layer_norm(x, weight, bias, eps):
@@ -26,14 +30,17 @@ def layer_norm(x, weight, bias, eps):
 
 def gelu_tanh(x):
     # SigLIP uses the tanh approximation ("gelu_pytorch_tanh"), not the exact erf GELU: they differ by ~1e-3.
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))  # [...] -> [...]
+    # math.sqrt, not np.sqrt: a numpy float64 scalar would silently promote a float32 forward to float64.
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))  # [...] -> [...]
 
 
 def softmax(x):
-    # Subtracting the row max keeps exp() finite; a masked key holds -inf and gets exactly 0.
-    x = x - x.max(axis=-1, keepdims=True)  # [..., M]
-    e = np.exp(x)  # [..., M]
-    return e / e.sum(axis=-1, keepdims=True)  # [..., M]
+    # Subtracting the row max keeps exp() finite; a masked key holds -inf and gets exactly 0. In place on one
+    # temporary: [B, H, N, M] scores are the largest arrays of the forward, and every extra copy costs time.
+    e = x - x.max(axis=-1, keepdims=True)  # [..., M]
+    np.exp(e, out=e)  # [..., M]
+    e /= e.sum(axis=-1, keepdims=True)  # [..., M]
+    return e
 
 
 def attention(x, q_proj, k_proj, v_proj, out_proj, num_heads, key_mask=None, context=None):
@@ -53,7 +60,7 @@ def attention(x, q_proj, k_proj, v_proj, out_proj, num_heads, key_mask=None, con
     v = v.reshape(B, M, num_heads, Dh).transpose(0, 2, 1, 3)  # [B, M, D] -> [B, H, M, Dh]
     scores = q @ k  # [B, H, N, Dh] @ [B, H, Dh, M] -> [B, H, N, M]
     if key_mask is not None:
-        scores = scores + np.where(key_mask, 0.0, -np.inf).astype(x.dtype)[:, None, None, :]  # [B, 1, 1, M]
+        scores += np.where(key_mask, 0.0, -np.inf).astype(x.dtype)[:, None, None, :]  # [B, 1, 1, M] pad keys -> -inf
     y = softmax(scores) @ v  # [B, H, N, M] @ [B, H, M, Dh] -> [B, H, N, Dh]
     y = y.transpose(0, 2, 1, 3).reshape(B, N, D)  # [B, H, N, Dh] -> [B, N, H, Dh] -> [B, N, D]
     return linear(y, **out_proj)  # [B, N, D]
