@@ -28,5 +28,5 @@ def load_model(path, dtype=np.float64):
         raise TypeError(f"dtype must be numpy float32 or float64, got {dtype}")
     config = read_config(path)
     state = read_safetensors(path)
-    check_state(state)
+    check_state(state, config)
     return SigLIP2(to_twin(state, dtype), config, dtype)

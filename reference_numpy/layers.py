@@ -1,13 +1,16 @@
 """The transformer layers both SigLIP2 towers share, in numpy: LayerNorm, attention, MLP, encoder layer, encoder.
 
-Mirrors `siglip2_min/layers.py` function for function (Attention, MLP, EncoderLayer, Encoder). Paper: SigLIP2
-(arXiv 2502.14786) section 2 builds on the ViT of Dosovitskiy et al. (arXiv 2010.11929) section 3.1: pre-LN blocks
-`x = x + attn(ln1(x)); x = x + mlp(ln2(x))`. Upstream: big_vision `models/vit.py`, HF `modeling_siglip2.py`.
+Mirrors `siglip2_min/layers.py` function for function (multi_head_attention, Attention, MLP, EncoderLayer,
+Encoder); linear, layer_norm, gelu_tanh and softmax stand in for torch's nn.Linear, nn.LayerNorm, F.gelu and
+softmax. Paper: SigLIP2 (arXiv 2502.14786) section 2 builds on the ViT of Dosovitskiy et al. (arXiv 2010.11929)
+section 3.1: pre-LN blocks `x = x + attn(ln1(x)); x = x + mlp(ln2(x))`. Upstream: big_vision `models/vit.py`,
+HF `modeling_siglip.py` (SiglipAttention, SiglipMLP, SiglipEncoderLayer, SiglipEncoder).
 
 Weights arrive from `weights.to_twin` with Linear weights already [in, out]. Every function is pure: arguments are
 the checkpoint's leaf names (`q_proj`, `fc1`, `layer_norm1`, ...), so a call is `f(x, **params[...])`.
 
-Letters: B batch, N query length (patches or tokens), M key length, D width, H heads, Dh = D / H, F MLP width.
+Letters: B batch, N tokens (keys), M queries (N, or 1 for the pooling probe), D width, H heads, Dh = D / H,
+F MLP width.
 """
 
 import math
@@ -43,27 +46,28 @@ def softmax(x):
     return e
 
 
-def attention(x, q_proj, k_proj, v_proj, out_proj, num_heads, key_mask=None, context=None):
-    """Multi-head scaled dot-product attention of the queries in `x` over `context` (defaults to `x` itself).
+def multi_head_attention(q, k, v, num_heads, key_mask=None):
+    """softmax(q k^T / sqrt(Dh)) v per head, over projected inputs. `key_mask` [B, N] bool, True = attend.
 
-    key_mask [B, M] bool, True = real key: padded patches are masked as keys only, so every valid row is
-    independent of what the pad rows hold. A pad query still attends to the valid keys; its output is ignored.
+    Padded patches are masked as keys only: a pad query row still sees the valid keys (so no row is all -inf),
+    and no valid row ever reads a padded one. Its output is ignored.
     """
-    context = x if context is None else context  # [B, M, D]
-    B, N, D = x.shape
-    M, Dh = context.shape[1], D // num_heads
-    q = linear(x, **q_proj) * Dh**-0.5  # [B, N, D], scaled before the product (head_dim^-0.5)
-    k = linear(context, **k_proj)  # [B, M, D]
-    v = linear(context, **v_proj)  # [B, M, D]
-    q = q.reshape(B, N, num_heads, Dh).transpose(0, 2, 1, 3)  # [B, N, D] -> [B, H, N, Dh]
-    k = k.reshape(B, M, num_heads, Dh).transpose(0, 2, 3, 1)  # [B, M, D] -> [B, H, Dh, M]
-    v = v.reshape(B, M, num_heads, Dh).transpose(0, 2, 1, 3)  # [B, M, D] -> [B, H, M, Dh]
-    scores = q @ k  # [B, H, N, Dh] @ [B, H, Dh, M] -> [B, H, N, M]
+    B, M, D = q.shape
+    N, Dh = k.shape[1], D // num_heads
+    q = q.reshape(B, M, num_heads, Dh).transpose(0, 2, 1, 3) * Dh**-0.5  # [B, M, D] -> [B, H, M, Dh], scaled
+    k = k.reshape(B, N, num_heads, Dh).transpose(0, 2, 3, 1)  # [B, N, D] -> [B, H, Dh, N]
+    v = v.reshape(B, N, num_heads, Dh).transpose(0, 2, 1, 3)  # [B, N, D] -> [B, H, N, Dh]
+    scores = q @ k  # [B, H, M, Dh] @ [B, H, Dh, N] -> [B, H, M, N]
     if key_mask is not None:
-        scores += np.where(key_mask, 0.0, -np.inf).astype(x.dtype)[:, None, None, :]  # [B, 1, 1, M] pad keys -> -inf
-    y = softmax(scores) @ v  # [B, H, N, M] @ [B, H, M, Dh] -> [B, H, N, Dh]
-    y = y.transpose(0, 2, 1, 3).reshape(B, N, D)  # [B, H, N, Dh] -> [B, N, H, Dh] -> [B, N, D]
-    return linear(y, **out_proj)  # [B, N, D]
+        scores += np.where(key_mask, 0.0, -np.inf).astype(q.dtype)[:, None, None, :]  # [B, 1, 1, N] pad -> -inf
+    out = softmax(scores) @ v  # [B, H, M, N] @ [B, H, N, Dh] -> [B, H, M, Dh]
+    return out.transpose(0, 2, 1, 3).reshape(B, M, D)  # [B, H, M, Dh] -> [B, M, H, Dh] -> [B, M, D]
+
+
+def attention(x, q_proj, k_proj, v_proj, out_proj, num_heads, key_mask=None):
+    """Self-attention with separate q/k/v/out projections, each with a bias."""
+    q, k, v = linear(x, **q_proj), linear(x, **k_proj), linear(x, **v_proj)  # 3 x [B, N, D]
+    return linear(multi_head_attention(q, k, v, num_heads, key_mask), **out_proj)  # [B, N, D]
 
 
 def mlp(x, fc1, fc2):

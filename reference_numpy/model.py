@@ -47,69 +47,53 @@ class SigLIP2:
     def __init__(self, params, config, dtype):
         self.params, self.config, self.dtype = params, config, np.dtype(dtype)
 
-    def encode_image(self, pixel_values, pixel_attention_mask, spatial_shapes, return_intermediates=False):
-        """[B, N, p*p*C] patches, [B, N] mask (1 = real), [B, 2] (h, w) grids -> [B, P] (not normalised)."""
-        pixel_values, mask, shapes = self._check_image_inputs(pixel_values, pixel_attention_mask, spatial_shapes)
-        v = self.config["vision"]
-        pooled, out = vision_transformer(pixel_values, mask, shapes, self.params["vision_model"], v["num_heads"],
-                                         v["eps"], resize=self.config["family"] == "naflex")
+    def encode_image(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False):
+        """Pooled image embeddings [B, P], before normalisation; with intermediates, (pooled, dict).
+
+        Inputs: patches [B, N, p*p*C] in (py, px, c) order, mask [B, N] (1 = real patch), grids [B, 2] (h, w).
+        A FixRes model may omit the last two (its one grid, no padding).
+        """
+        pixel_values = self._as_float(pixel_values, "pixel_values")
+        _, pooled, out = vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes,
+                                            self.params["vision_model"], self.config["vision"])  # [B, P]
         return (pooled, out) if return_intermediates else pooled
 
     def encode_text(self, input_ids, return_intermediates=False):
-        """[T, L] token ids (L = 64 as trained) -> [T, P] (not normalised)."""
-        input_ids = self._check_input_ids(input_ids)
-        t = self.config["text"]
-        pooled, out = text_transformer(input_ids, self.params["text_model"], t["num_heads"], t["eps"])
+        """Pooled text embeddings [T, P] from token ids [T, 64], before normalisation; with intermediates,
+        (pooled, dict)."""
+        input_ids = np.asarray(input_ids)
+        pooled, out = text_transformer(input_ids, self.params["text_model"], self.config["text"])  # [T, P]
         return (pooled, out) if return_intermediates else pooled
 
-    def __call__(self, input_ids, pixel_values, pixel_attention_mask, spatial_shapes, return_loss=False):
-        image = self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes)  # [B, P]
-        text = self.encode_text(input_ids)  # [T, P]
+    def __call__(self, input_ids=None, pixel_values=None, pixel_attention_mask=None, spatial_shapes=None,
+                 return_loss=False):
+        """Either tower alone, or both with their logits (and the sigmoid loss on B == T matching pairs).
+
+        Returns a dict: image_embeds [B, P], text_embeds [T, P] (L2-normalised), logits_per_image [B, T],
+        logits_per_text [T, B], and loss with return_loss=True; entries of a tower that was not run are absent.
+        """
+        out = {}
+        if pixel_values is not None:
+            image = self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes)  # [B, P]
+            out["image_embeds"] = l2_normalize(image)  # [B, P]
+        if input_ids is not None:
+            text = self.encode_text(input_ids)  # [T, P]
+            out["text_embeds"] = l2_normalize(text)  # [T, P]
+        if len(out) < 2:
+            if return_loss:
+                raise ValueError("return_loss=True needs both input_ids and pixel_values")
+            return out
         if image.shape[1] != text.shape[1]:
             raise ValueError(f"image embeddings are {image.shape[1]} wide but text embeddings {text.shape[1]}")
-        scale, bias = self.params["logit_scale"][0], self.params["logit_bias"][0]
-        logits_per_text = pair_logits(image, text, scale, bias)  # [T, B]
-        out = dict(logits_per_image=logits_per_text.T, logits_per_text=logits_per_text,
-                   image_embeds=l2_normalize(image), text_embeds=l2_normalize(text))
+        scale, bias = self.params["logit_scale"][0], self.params["logit_bias"][0]  # [1] -> scalars
+        out["logits_per_text"] = pair_logits(image, text, scale, bias)  # [T, B]
+        out["logits_per_image"] = out["logits_per_text"].T  # [B, T]
         if return_loss:
-            out["loss"] = sigmoid_loss(image, text, scale, bias)
+            out["loss"] = sigmoid_loss(image, text, scale, bias)  # scalar
         return out
 
-    def _check_image_inputs(self, pixel_values, pixel_attention_mask, spatial_shapes):
-        v = self.config["vision"]
-        pixel_values = np.asarray(pixel_values)
-        mask = np.asarray(pixel_attention_mask)
-        shapes = np.asarray(spatial_shapes)
-        P = v["patch_size"] ** 2 * v["num_channels"]
-        if pixel_values.ndim != 3 or pixel_values.shape[2] != P:
-            raise ValueError(f"pixel_values must be patches [B, N, {P}] (patch {v['patch_size']}, "
-                             f"(py, px, c) order), got shape {pixel_values.shape}")
-        if not np.issubdtype(pixel_values.dtype, np.floating):
-            raise TypeError(f"pixel_values must be floating point, got {pixel_values.dtype}")
-        B, N, _ = pixel_values.shape
-        if mask.shape != (B, N):
-            raise ValueError(f"pixel_attention_mask must have shape {(B, N)}, got {mask.shape}")
-        if shapes.shape != (B, 2) or not np.issubdtype(shapes.dtype, np.integer):
-            raise ValueError(f"spatial_shapes must be integers of shape {(B, 2)}, got {shapes.dtype} {shapes.shape}")
-        G = int(round(self.params["vision_model"]["embeddings"]["position_embedding"]["weight"].shape[0] ** 0.5))
-        for i, (h, w) in enumerate(shapes.tolist()):
-            if h < 1 or w < 1 or h * w > N:
-                raise ValueError(f"image {i}: spatial shape {(h, w)} must be positive and fit in {N} patch slots")
-            if self.config["family"] == "fixres" and (h, w) != (G, G):
-                raise ValueError(f"image {i}: a FixRes checkpoint takes a {G}x{G} patch grid, got {(h, w)}")
-            if not np.array_equal(mask[i], np.arange(N) < h * w):
-                raise ValueError(f"image {i}: pixel_attention_mask must be {h * w} ones (h*w of spatial shape "
-                                 f"{(h, w)}) followed by zeros")
-        return pixel_values.astype(self.dtype, copy=False), mask.astype(bool), [tuple(s) for s in shapes.tolist()]
-
-    def _check_input_ids(self, input_ids):
-        input_ids = np.asarray(input_ids)
-        V, L = (self.params["text_model"]["embeddings"][k]["weight"].shape[0]
-                for k in ("token_embedding", "position_embedding"))
-        if input_ids.ndim != 2 or not np.issubdtype(input_ids.dtype, np.integer):
-            raise ValueError(f"input_ids must be integer token ids [T, {L}], got {input_ids.dtype} {input_ids.shape}")
-        if input_ids.shape[1] > L:
-            raise ValueError(f"input_ids has {input_ids.shape[1]} tokens per text, the model has {L} positions")
-        if input_ids.size and (input_ids.min() < 0 or input_ids.max() >= V):
-            raise ValueError(f"input_ids must be in [0, {V}), got values in [{input_ids.min()}, {input_ids.max()}]")
-        return input_ids
+    def _as_float(self, array, name):
+        array = np.asarray(array)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"{name} must be floating point, got dtype {array.dtype}")
+        return array.astype(self.dtype, copy=False)

@@ -1,12 +1,14 @@
 """The SigLIP2 vision tower in numpy: patch embedding, resized position table, encoder, MAP head.
 
-Mirrors `siglip2_min/vision.py` function for function (resize_weights, resize_position_table, VisionEmbeddings,
-MAPHead, VisionTransformer). Paper: SigLIP2 (arXiv 2502.14786) section 2.4 (NaFlex); MAP head from Zhai et al.,
-"Scaling Vision Transformers" (arXiv 2106.04560). Upstream: big_vision `models/proj/image_text/naflex_vit.py`,
+Mirrors `siglip2_min/vision.py` function for function (resize_weights, resize_position_table, VisionEmbeddings
+with its position_embeddings, PoolingAttention, MAPHead, VisionTransformer, check_image_inputs). Paper: SigLIP2
+(arXiv 2502.14786) section 2.4 (NaFlex); MAP head from Zhai et al., "Scaling Vision Transformers" (arXiv
+2106.04560). Upstream: big_vision `models/proj/image_text/naflex_vit.py`,
 HF `modeling_siglip2.py` (Siglip2VisionEmbeddings, Siglip2MultiheadAttentionPoolingHead).
 
 One tower serves both families (FACTS section 1): patches always arrive flattened in (py, px, c) order, the
-FixRes Conv2d already became a Linear in `weights.to_twin`. NaFlex resizes its 16x16 position table to each
+FixRes Conv2d already became a Linear in `weights.to_twin`, which also transposed the MAP head's fused
+`in_proj_weight` to [D, 3D]. NaFlex resizes its 16x16 position table to each
 image's (h, w) patch grid; FixRes adds its fixed table as is.
 
 Letters: B images, N patch slots (valid + padding), P = p*p*C, D width, G side of the position table,
@@ -15,7 +17,7 @@ h, w patch grid of one image.
 
 import numpy as np
 
-from .layers import attention, encoder, layer_norm, linear, mlp
+from .layers import encoder, layer_norm, linear, mlp, multi_head_attention
 
 
 def resize_weights(in_size, out_size):
@@ -37,55 +39,115 @@ def resize_weights(in_size, out_size):
 
 
 def resize_position_table(table, height, width):
-    """[G, G, D] table -> [h, w, D]: `Wh @ table @ Ww^T` for every channel (the filter is separable)."""
+    """Resize a [G, G, D] position table to [height * width, D] (row-major), separably: Wh @ table @ Ww^T."""
     G, _, D = table.shape
     Wh = resize_weights(G, height).astype(table.dtype)  # [h, G]
     Ww = resize_weights(G, width).astype(table.dtype)  # [w, G]
     rows = (Wh @ table.reshape(G, G * D)).reshape(height, G, D)  # [h, G] @ [G, G*D] -> [h, G, D]
-    return Ww @ rows  # [w, G] @ [h, G, D] -> [h, w, D]
+    return (Ww @ rows).reshape(height * width, D)  # [w, G] @ [h, G, D] -> [h, w, D] -> [h*w, D]
 
 
-def vision_embeddings(pixel_values, spatial_shapes, patch_embedding, position_embedding, resize=True):
-    """Patch embeddings plus each image's position table; pad slots get no position (their rows are ignored)."""
-    B, N, _ = pixel_values.shape
+def position_embeddings(position_embedding, spatial_shapes, num_slots, naflex):
+    """[B, N, D]: each image's position table; padding rows hold row 0 (as HF; they are never attended to)."""
     table = position_embedding["weight"]  # [G*G, D]
+    if not naflex:  # FixRes: the one G x G grid the table was trained for, added as is
+        return np.broadcast_to(table, (len(spatial_shapes), *table.shape))  # [G*G, D] -> [B, G*G, D]
     G = int(round(table.shape[0] ** 0.5))
-    x = linear(pixel_values, **patch_embedding)  # [B, N, P] -> [B, N, D]
-    positions = np.zeros_like(x)  # [B, N, D]
+    out = np.empty((len(spatial_shapes), num_slots, table.shape[1]), dtype=table.dtype)  # [B, N, D]
     for i, (h, w) in enumerate(spatial_shapes):
-        if resize:  # NaFlex: the 16x16 table is stretched to this image's grid (big_vision: bilinear, antialias)
-            grid = resize_position_table(table.reshape(G, G, -1), h, w)  # [G*G, D] -> [G, G, D] -> [h, w, D]
-            positions[i, : h * w] = grid.reshape(h * w, -1)  # [h, w, D] -> [h*w, D], row-major like the patches
-        else:  # FixRes: the grid is always G x G (checked by the model), the table is used as trained
-            positions[i, : h * w] = table  # [G*G, D]
-    return x + positions  # [B, N, D]
+        # NaFlex: the 16x16 table is stretched to this image's grid (bilinear, antialiased: big_vision, HF).
+        # Computed in the model's dtype: float64 stays float64, so the twin is exact where it is the yardstick.
+        resized = resize_position_table(table.reshape(G, G, -1), h, w)  # [G*G, D] -> [G, G, D] -> [h*w, D]
+        out[i, : h * w] = resized
+        out[i, h * w :] = resized[0]
+    return out
+
+
+def vision_embeddings(pixel_values, spatial_shapes, patch_embedding, position_embedding, naflex):
+    patches = linear(pixel_values, **patch_embedding)  # [B, N, P] -> [B, N, D]
+    positions = position_embeddings(position_embedding, spatial_shapes, pixel_values.shape[1], naflex)  # [B, N, D]
+    return patches + positions  # [B, N, D]
+
+
+def pooling_attention(query, x, in_proj_weight, in_proj_bias, out_proj, num_heads, key_mask=None):
+    """The probe's cross-attention with nn.MultiheadAttention's fused in_proj (q, k, v stacked, here [D, 3D])."""
+    wq, wk, wv = np.split(in_proj_weight, 3, axis=1)  # [D, 3D] -> 3 x [D, D]
+    bq, bk, bv = np.split(in_proj_bias, 3)  # [3D] -> 3 x [D]
+    q, k, v = query @ wq + bq, linear(x, wk, bk), linear(x, wv, bv)  # [B, 1, D], 2 x [B, N, D]
+    return linear(multi_head_attention(q, k, v, num_heads, key_mask), **out_proj)  # [B, 1, D]
 
 
 def map_head(x, head, num_heads, eps, key_mask=None):
     """Multihead attention pooling: a learned probe attends over the valid patches, then a residual MLP.
 
-    `head` holds probe, attention (q/k/v_proj split from nn.MultiheadAttention's fused in_proj), layernorm, mlp.
-    No LayerNorm before the attention: x is already post-LayerNormed.
+    `head` holds probe, attention, layernorm, mlp. No LayerNorm before the attention: x is post-LayerNormed.
     """
     probe = np.broadcast_to(head["probe"], (x.shape[0], 1, x.shape[2]))  # [1, 1, D] -> [B, 1, D]
-    y = attention(probe, **head["attention"], num_heads=num_heads, key_mask=key_mask, context=x)  # [B, 1, D]
+    y = pooling_attention(probe, x, **head["attention"], num_heads=num_heads, key_mask=key_mask)  # [B, 1, D]
     y = y + mlp(layer_norm(y, **head["layernorm"], eps=eps), **head["mlp"])  # [B, 1, D]
     return y[:, 0]  # [B, 1, D] -> [B, D]
 
 
-def vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes, params, num_heads, eps, resize=True):
-    """Patches -> pooled image embedding [B, D] (before normalisation) and the named intermediates.
+def vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes, params, config):
+    """Embeddings -> encoder (padding masked as keys) -> post LayerNorm -> MAP head.
 
-    `params` is the checkpoint's `vision_model` subtree.
+    `params` is the checkpoint's `vision_model` subtree. Returns (hidden states [B, N, D] after post-LN,
+    pooled [B, D] before normalisation, named intermediates).
     """
-    key_mask = np.asarray(pixel_attention_mask).astype(bool)  # [B, N] True = real patch
+    pixel_attention_mask, spatial_shapes = check_image_inputs(config, pixel_values, pixel_attention_mask,
+                                                              spatial_shapes)
+    key_mask = pixel_attention_mask.astype(bool)  # [B, N] True = real patch
+    if key_mask.all():
+        key_mask = None  # nothing to mask
+    eps, heads = config["eps"], config["num_heads"]
     out = {}
-    x = vision_embeddings(pixel_values, spatial_shapes, **params["embeddings"], resize=resize)  # [B, N, D]
+    x = vision_embeddings(pixel_values, spatial_shapes, **params["embeddings"], naflex=config["naflex"])  # [B, N, D]
     out["vision.embeddings"] = x
-    x, hidden = encoder(x, params["encoder"]["layers"], num_heads, eps, key_mask)  # [B, N, D]
+    x, hidden = encoder(x, params["encoder"]["layers"], heads, eps, key_mask)  # [B, N, D]
     out.update({f"vision.block{i:02d}": h for i, h in enumerate(hidden)})
     x = layer_norm(x, **params["post_layernorm"], eps=eps)  # [B, N, D]
     out["vision.post_layernorm"] = x
-    pooled = map_head(x, params["head"], num_heads, eps, key_mask)  # [B, D]
+    pooled = map_head(x, params["head"], heads, eps, key_mask)  # [B, D]
     out["vision.pooled"] = pooled
-    return pooled, out
+    return x, pooled, out
+
+
+def check_image_inputs(config, pixel_values, pixel_attention_mask, spatial_shapes):
+    """Validate the patch inputs and fill defaults; returns (mask [B, N], spatial shapes as a list of (h, w)).
+
+    The mask must be exactly the first h*w slots of each row: the resized position table is laid over those
+    slots, so a mask that disagrees with `spatial_shapes` would silently misplace every position embedding.
+    """
+    P, G = config["patch_size"] ** 2 * config["num_channels"], config["grid_size"]
+    if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 3 or pixel_values.shape[2] != P:
+        raise ValueError(f"pixel_values must be patches [B, N, {P}] (patch size {config['patch_size']}, flattened "
+                         f"in (py, px, c) order), got {getattr(pixel_values, 'shape', type(pixel_values).__name__)}")
+    B, N, _ = pixel_values.shape
+    if spatial_shapes is None:
+        if config["naflex"]:
+            raise ValueError("spatial_shapes [B, 2] is required for a NaFlex model: the (h, w) patch grid of each "
+                             "image (the processor returns it)")
+        spatial_shapes = [(G, G)] * B
+    spatial_shapes = np.asarray(spatial_shapes)
+    if spatial_shapes.shape != (B, 2) or not np.issubdtype(spatial_shapes.dtype, np.integer):
+        raise ValueError(f"spatial_shapes must be integers [B, 2] = [{B}, 2], got {spatial_shapes.dtype} "
+                         f"{spatial_shapes.shape}")
+    if (spatial_shapes < 1).any():
+        raise ValueError(f"spatial_shapes must be >= 1 patch per side, got {spatial_shapes.tolist()}")
+    sizes = spatial_shapes.prod(axis=1)  # [B] valid patches per image
+    if (sizes > N).any():
+        raise ValueError(f"spatial_shapes {spatial_shapes.tolist()} need more than the N = {N} patch slots given")
+    if not config["naflex"] and (spatial_shapes != G).any():
+        raise ValueError(f"this FixRes model has a fixed {G}x{G} patch grid; got spatial_shapes "
+                         f"{spatial_shapes.tolist()}")
+    expected = np.arange(N)[None, :] < sizes[:, None]  # [B, N] the first h*w slots of each row
+    if pixel_attention_mask is None:
+        return expected, [tuple(s) for s in spatial_shapes.tolist()]
+    pixel_attention_mask = np.asarray(pixel_attention_mask)
+    if pixel_attention_mask.shape != (B, N):
+        raise ValueError(f"pixel_attention_mask must be [B, N] = [{B}, {N}], got {pixel_attention_mask.shape}")
+    if not np.array_equal(pixel_attention_mask.astype(bool), expected):
+        bad = np.flatnonzero((pixel_attention_mask.astype(bool) != expected).any(axis=1)).tolist()
+        raise ValueError(f"pixel_attention_mask disagrees with spatial_shapes for images {bad}: each row must be 1 "
+                         "on exactly its first h*w patches and 0 after")
+    return pixel_attention_mask, [tuple(s) for s in spatial_shapes.tolist()]

@@ -6,8 +6,8 @@ read (never pickle). Keys keep the checkpoint's names, split on dots, so `params
 ["layers"][3]["self_attn"]["q_proj"]["weight"]` is `vision_model.encoder.layers.3.self_attn.q_proj.weight`.
 
 `to_twin` is the one place where arrays change layout: every Linear weight is transposed to [in, out] (so the
-forward is `x @ weight + bias`), the FixRes Conv2d patch embedding becomes a Linear over (py, px, c)-flattened
-patches, and the MAP head's fused `in_proj_weight` is split into q/k/v projections. Nothing else is touched.
+forward is `x @ weight + bias`) and the FixRes Conv2d patch embedding becomes a Linear over (py, px, c)-flattened
+patches. Nothing else is touched.
 
 Letters: D width, C channels (3), p patch side, G side of the position grid, F MLP width, V vocabulary.
 """
@@ -20,7 +20,8 @@ from safetensors.numpy import load_file
 
 # HF config defaults (transformers `Siglip2TextConfig`, `Siglip2VisionConfig`, `SiglipVisionConfig`): a published
 # config.json omits every field equal to its default, so these are part of reading one.
-TEXT_DEFAULTS = dict(num_attention_heads=12, layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh")
+TEXT_DEFAULTS = dict(num_attention_heads=12, layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", vocab_size=32000,
+                     max_position_embeddings=64)
 VISION_DEFAULTS = dict(
     num_attention_heads=12, layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", num_channels=3, patch_size=16,
     num_patches=256, image_size=224, vision_use_head=True,
@@ -50,13 +51,16 @@ def read_config(folder):
             if vision[key][0] != vision[key][1]:
                 raise ValueError(f"vision_config.{key} must be square, got {vision[key]}")
             vision[key] = vision[key][0]
+    naflex = FAMILIES[model_type] == "naflex"
+    # NaFlex: a square table of num_patches (256 = 16x16) resized per image; FixRes: one fixed (S/p) x (S/p) grid
+    # (So400m/14 at 384: 384 // 14 = 27, the convolution drops the last 6 pixel rows and columns).
+    grid_size = int(round(vision["num_patches"] ** 0.5)) if naflex else vision["image_size"] // vision["patch_size"]
     return dict(
         family=FAMILIES[model_type],
-        text=dict(num_heads=text["num_attention_heads"], eps=text["layer_norm_eps"]),
-        vision=dict(
-            num_heads=vision["num_attention_heads"], eps=vision["layer_norm_eps"],
-            patch_size=vision["patch_size"], num_channels=vision["num_channels"],
-        ),
+        text=dict(num_heads=text["num_attention_heads"], eps=text["layer_norm_eps"], vocab_size=text["vocab_size"],
+                  max_position_embeddings=text["max_position_embeddings"]),
+        vision=dict(num_heads=vision["num_attention_heads"], eps=vision["layer_norm_eps"], naflex=naflex,
+                    patch_size=vision["patch_size"], num_channels=vision["num_channels"], grid_size=grid_size),
     )
 
 
@@ -96,7 +100,8 @@ def expected_shapes(state):
             for ln in ("layer_norm1", "layer_norm2"):
                 shapes[f"{pre}.{ln}.weight"] = shapes[f"{pre}.{ln}.bias"] = (width,)
             for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                shapes[f"{pre}.self_attn.{proj}.weight"], shapes[f"{pre}.self_attn.{proj}.bias"] = (width, width), (width,)
+                shapes[f"{pre}.self_attn.{proj}.weight"] = (width, width)
+                shapes[f"{pre}.self_attn.{proj}.bias"] = (width,)
             shapes[f"{pre}.mlp.fc1.weight"], shapes[f"{pre}.mlp.fc1.bias"] = (F, width), (F,)
             shapes[f"{pre}.mlp.fc2.weight"], shapes[f"{pre}.mlp.fc2.bias"] = (width, F), (width,)
     V = state["text_model.embeddings.token_embedding.weight"].shape[0]  # vocabulary (256000 in real checkpoints)
@@ -123,8 +128,8 @@ def expected_shapes(state):
     return shapes
 
 
-def check_state(state):
-    """Fail loudly, naming the key, on a missing, unexpected or wrongly shaped tensor."""
+def check_state(state, config):
+    """Fail loudly, naming the key, on a missing, unexpected or wrongly shaped tensor, or one config disagrees with."""
     try:
         shapes = expected_shapes(state)
     except KeyError as e:
@@ -138,6 +143,24 @@ def check_state(state):
     for name, shape in shapes.items():
         if tuple(state[name].shape) != tuple(shape):
             raise ValueError(f"{name} has shape {tuple(state[name].shape)}, expected {tuple(shape)}")
+    v, t = config["vision"], config["text"]
+    D = state["vision_model.post_layernorm.weight"].shape[0]
+    from_config = {  # the sizes config.json states, against the tensors
+        "vision_model.embeddings.position_embedding.weight": (v["grid_size"] ** 2, D),
+        "vision_model.embeddings.patch_embedding.weight": (
+            (D, v["num_channels"], v["patch_size"], v["patch_size"]) if not v["naflex"]
+            else (D, v["patch_size"] ** 2 * v["num_channels"])),
+        "text_model.embeddings.token_embedding.weight": (t["vocab_size"], None),
+        "text_model.embeddings.position_embedding.weight": (t["max_position_embeddings"], None),
+    }
+    for name, shape in from_config.items():
+        actual = tuple(state[name].shape)
+        if any(want is not None and want != got for want, got in zip(shape, actual)) or len(shape) != len(actual):
+            raise ValueError(f"{name} has shape {actual}, but config.json implies {shape} (None: any)")
+    for tower, cfg in (("vision_model", v), ("text_model", t)):
+        width = state[f"{tower}.encoder.layers.0.layer_norm1.weight"].shape[0]
+        if width % cfg["num_heads"]:
+            raise ValueError(f"{tower} width {width} is not divisible by num_attention_heads {cfg['num_heads']}")
 
 
 def nest(state):
@@ -166,22 +189,15 @@ def to_twin(state, dtype):
     - Linear weights [out, in] -> [in, out], so every projection is `x @ weight + bias`.
     - FixRes patch embedding: Conv2d [D, C, p, p] -> Linear [p*p*C, D] over patches flattened in (py, px, c)
       order (a stride-p, kernel-p convolution is exactly that Linear: FACTS section 1).
-    - MAP head: fused `in_proj_weight` [3D, D] (torch nn.MultiheadAttention, q, k, v stacked) -> q/k/v_proj.
+      This includes the MAP head's fused `in_proj_weight` [3D, D] (nn.MultiheadAttention: q, k, v stacked),
+      which becomes [D, 3D] with q, k, v side by side.
     """
     state = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
     twin = {}
     for name, w in state.items():
         if name == "vision_model.embeddings.patch_embedding.weight" and w.ndim == 4:
             w = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)  # [D, C, p, p] -> [D, p, p, C] -> [D, p*p*C]
-        if name == "vision_model.head.attention.in_proj_weight":
-            for proj, part in zip(("q_proj", "k_proj", "v_proj"), np.split(w, 3)):  # [3D, D] -> 3 x [D, D]
-                twin[f"vision_model.head.attention.{proj}.weight"] = np.ascontiguousarray(part.T)  # [D_in, D_out]
-            continue
-        if name == "vision_model.head.attention.in_proj_bias":
-            for proj, part in zip(("q_proj", "k_proj", "v_proj"), np.split(w, 3)):  # [3D] -> 3 x [D]
-                twin[f"vision_model.head.attention.{proj}.bias"] = part
-            continue
         is_table = "token_embedding" in name or "position_embedding" in name  # nn.Embedding: looked up, not applied
-        is_linear = name.endswith(".weight") and w.ndim == 2 and not is_table
+        is_linear = name.endswith("weight") and w.ndim == 2 and not is_table  # "weight" also ends in_proj_weight
         twin[name] = np.ascontiguousarray(w.T) if is_linear else w  # [out, in] -> [in, out]
     return nest(twin)

@@ -62,11 +62,18 @@ def test_import_does_not_load_torch(checkpoints):
     assert result.stdout.strip() == "[]", f"importing and running reference_numpy loaded {result.stdout.strip()}"
 
 
+# siglip2_min resizes the NaFlex position table in float32 even in a float64 model (vision.py, `table.float()`),
+# which puts ~3e-8 into vision.embeddings. With `table.to(torch.promote_types(table.dtype, torch.float32))` every
+# difference is ~1e-15 (checked on a copy). strict: once torch is fixed, this XPASSes and the marker must go.
+TORCH_FP32_RESIZE = pytest.mark.xfail(strict=True, reason="siglip2_min resizes the position table in float32")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("family", ["naflex", "fixres"])
-def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dtype):
+def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dtype, request):
+    if (family, dtype) == ("naflex", "float64"):
+        request.applymarker(TORCH_FP32_RESIZE)
     # Tolerances: compare.TOLERANCES (1e-10 abs + rel in float64, 1e-5 in float32), with the reasons there.
-    pytest.importorskip("siglip2_min.model", reason="the torch core (siglip2_min.load_model) is not on this branch")
     rows, first = compare.compare(checkpoints[family][0], dtype, file=open(os.devnull, "w"))
     names = [row[0] for row in rows]
     assert "vision.block01" in names and "text.final_layer_norm" in names and "loss" in names, names
@@ -75,9 +82,8 @@ def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dty
 
 
 def test_compare_names_the_first_diverging_intermediate(checkpoints, tmp_path, monkeypatch):
-    # The twin reads a copy with one weight of vision block 1 perturbed, torch reads the original: embeddings and
-    # block 0 still agree, so block 1 must be reported as the first divergence.
-    pytest.importorskip("siglip2_min.model", reason="the torch core (siglip2_min.load_model) is not on this branch")
+    # The twin reads a copy with one weight of vision block 1 perturbed by 1e-3, torch reads the original:
+    # embeddings and block 0 still agree (to float32's 1e-5), so block 1 must be reported as the first divergence.
     folder = checkpoints["naflex"][0]
     shutil.copy(folder / "config.json", tmp_path / "config.json")
     state = load_file(folder / "model.safetensors")
@@ -85,14 +91,15 @@ def test_compare_names_the_first_diverging_intermediate(checkpoints, tmp_path, m
     save_file(state, tmp_path / "model.safetensors")
     load_original = reference_numpy.load_model
     monkeypatch.setattr(reference_numpy, "load_model", lambda path, dtype: load_original(tmp_path, dtype))
-    rows, first = compare.compare(folder, "float64", file=open(os.devnull, "w"))
+    rows, first = compare.compare(folder, "float32", file=open(os.devnull, "w"))
     assert first == "vision.block01", rows
 
 
 def test_compare_command_line_exits_zero_and_prints_every_name(checkpoints):
-    pytest.importorskip("siglip2_min.model", reason="the torch core (siglip2_min.load_model) is not on this branch")
     env = {**os.environ, "PYTHONPATH": ROOT}
-    result = subprocess.run([sys.executable, "-m", "reference_numpy.compare", str(checkpoints["naflex"][0])],
+    # float32: see TORCH_FP32_RESIZE for why float64 does not pass on NaFlex yet
+    command = [sys.executable, "-m", "reference_numpy.compare", str(checkpoints["naflex"][0]), "--dtype", "float32"]
+    result = subprocess.run(command,
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("vision.embeddings", "vision.block01", "vision.pooled", "text.pooled", "logits_per_text", "loss"):
@@ -131,7 +138,8 @@ def test_resize_equals_torch_antialiased_bilinear_where_torch_is_right(height, w
     table = np.random.default_rng(0).standard_normal((16, 16, 6))  # [G, G, D]
     ref = F.interpolate(torch.from_numpy(table).permute(2, 0, 1)[None], size=(height, width), mode="bilinear",
                         align_corners=False, antialias=True)[0].permute(1, 2, 0).numpy()  # [h, w, D]
-    assert_close(resize_position_table(table, height, width), ref, 1e-12, 1e-12, f"resize to {(height, width)}")
+    ours = resize_position_table(table, height, width).reshape(height, width, -1)  # [h*w, D] -> [h, w, D]
+    assert_close(ours, ref, 1e-12, 1e-12, f"resize to {(height, width)}")
 
 
 @pytest.mark.parametrize("height", [1, 3, 8, 20])
@@ -142,7 +150,8 @@ def test_width_1_resize_equals_height_1_resize_transposed(height):
     transposed = torch.from_numpy(table.transpose(1, 0, 2)).permute(2, 0, 1)[None]  # [1, D, G, G] axes swapped
     ref = F.interpolate(transposed, size=(1, height), mode="bilinear", align_corners=False, antialias=True)
     ref = ref[0].permute(2, 1, 0).numpy()  # [1, D, 1, h] -> [h, 1, D]
-    assert_close(resize_position_table(table, height, 1), ref, 1e-12, 1e-12, f"resize to {(height, 1)}")
+    ours = resize_position_table(table, height, 1).reshape(height, 1, -1)  # [h*1, D] -> [h, 1, D]
+    assert_close(ours, ref, 1e-12, 1e-12, f"resize to {(height, 1)}")
 
 
 def test_width_1_resize_weights_match_the_facts():
@@ -166,22 +175,22 @@ def test_float32_model_computes_in_float32(checkpoints):
     assert set(dtypes.values()) == {np.dtype(np.float32)}, dtypes
 
 
-def test_bad_inputs_raise_clear_errors(checkpoints, tmp_path):
+def test_bad_inputs_raise_clear_errors(checkpoints, classifier_checkpoint, tmp_path):
     twin = reference_numpy.load_model(checkpoints["naflex"][0])
     good = compare.make_inputs(twin)
     image = [good[k] for k in ("pixel_values", "pixel_attention_mask", "spatial_shapes")]
     with pytest.raises(ValueError, match="pixel_values must be patches"):
         twin.encode_image(image[0][..., :-1], *image[1:])
-    with pytest.raises(ValueError, match="pixel_attention_mask must be"):
+    with pytest.raises(ValueError, match="pixel_attention_mask disagrees with spatial_shapes"):
         twin.encode_image(image[0], np.roll(image[1], 1, axis=1), image[2])
-    with pytest.raises(ValueError, match="fit in 18 patch slots"):
+    with pytest.raises(ValueError, match="more than the N = 18 patch slots"):
         twin.encode_image(image[0], image[1], image[2] * 4)
-    with pytest.raises(ValueError, match=r"input_ids must be in \[0, 300\)"):
+    with pytest.raises(ValueError, match=r"input_ids must lie in \[0, 300\)"):
         twin.encode_text(good["input_ids"] + 300)
-    with pytest.raises(ValueError, match="64 positions"):
+    with pytest.raises(ValueError, match="exactly 64 tokens"):
         twin.encode_text(np.zeros((1, 65), dtype=np.int64))
     fixres = reference_numpy.load_model(checkpoints["fixres"][0])
-    with pytest.raises(ValueError, match="FixRes checkpoint takes a 4x4 patch grid"):
+    with pytest.raises(ValueError, match="fixed 4x4 patch grid"):
         fixres.encode_image(image[0][:, :16], np.ones((4, 16), dtype=np.int64), np.array([[2, 8]] * 4))
     with pytest.raises(TypeError, match="float32 or float64"):
         reference_numpy.load_model(checkpoints["naflex"][0], dtype=np.float16)
@@ -192,3 +201,9 @@ def test_bad_inputs_raise_clear_errors(checkpoints, tmp_path):
     save_file(state, tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="vision_model.head.probe"):
         reference_numpy.load_model(tmp_path)
+    # An image-classification checkpoint (no text tower) and a bfloat16 one are refused with the reason.
+    with pytest.raises(ValueError, match="not a SigLIP two-tower checkpoint"):
+        reference_numpy.load_model(classifier_checkpoint[0])
+    hf_fixtures.hf_naflex_model(**SIZES).to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    with pytest.raises(ValueError, match="convert the checkpoint to float32"):
+        reference_numpy.load_model(tmp_path / "bf16")
