@@ -6,8 +6,8 @@ For any HF-format checkpoint folder (NaFlex or FixRes, random or published), thi
 (NaFlex: mixed patch grids with padding and a one-patch-wide image; FixRes: the fixed grid; texts ending in EOS
 then padding), runs `siglip2_min.load_model(FOLDER)` and `reference_numpy.load_model(FOLDER)` in the same dtype,
 and prints for every named intermediate (vision.embeddings, vision.block00, ..., text.pooled), the embeddings,
-the logits and the loss, the max abs and rel difference and whether `|twin - torch| <= atol + rtol*|torch|`
-holds everywhere. It exits 1 and names the first name that fails. Vision rows at padded patch slots are not
+the logits and the loss, the max abs and rel difference, the worst error as a fraction of its tolerance
+("of tol"), and whether `|twin - torch| <= atol + rtol*|torch|` holds everywhere. It exits 1 and names the first name that fails. Vision rows at padded patch slots are not
 compared: their values carry no meaning.
 
 The only module of `reference_numpy` that imports torch: `import reference_numpy` does not import it.
@@ -15,6 +15,7 @@ The only module of `reference_numpy` that imports torch: `import reference_numpy
 
 import argparse
 import sys
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,20 +58,33 @@ def make_inputs(model, seed=0):
                 spatial_shapes=np.array(shapes, dtype=np.int64))
 
 
-def difference(twin, ref, atol, rtol):
-    """(max abs difference, max rel difference, passes, index of the worst element by tolerance ratio)."""
+class Row(NamedTuple):
+    """One line of the table. of_tol: max |twin - torch| / (atol + rtol*|torch|), over 1 where it fails."""
+
+    name: str
+    max_abs: float
+    max_rel: float
+    of_tol: float
+    ok: bool
+    where: object  # index of the element worst against its tolerance, or why there is none
+
+
+def difference(name, twin, ref, atol, rtol):
+    """Compare one array pair elementwise; the relative error is floored at atol so exact zeros don't explode."""
+    if twin is None or ref is None:
+        return Row(name, np.inf, np.inf, np.inf, False, f"missing on the {'twin' if twin is None else 'torch'} side")
     twin, ref = np.asarray(twin, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     if twin.shape != ref.shape:
-        return np.inf, np.inf, False, None
+        return Row(name, np.inf, np.inf, np.inf, False, f"shape {twin.shape} vs {ref.shape}")
+    if twin.size == 0:
+        return Row(name, 0.0, 0.0, 0.0, True, None)
     diff = np.abs(twin - ref)
-    if diff.size == 0:
-        return 0.0, 0.0, True, None
     tol = atol + rtol * np.abs(ref)
     ratio = np.divide(diff, tol, out=np.where(diff > 0, np.inf, 0.0), where=tol > 0)  # > 1 where tol is exceeded
-    worst = np.unravel_index(np.argmax(ratio), ratio.shape)
-    floor = np.maximum(np.abs(ref), atol)  # relative to the reference, floored so exact zeros don't explode
+    floor = np.maximum(np.abs(ref), atol)
     rel = np.divide(diff, floor, out=np.where(diff > 0, np.inf, 0.0), where=floor > 0)
-    return float(diff.max()), float(rel.max()), bool(np.all(ratio <= 1)), tuple(int(i) for i in worst)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
+    return Row(name, float(diff.max()), float(rel.max()), float(ratio.max()), bool(np.all(ratio <= 1)), worst)
 
 
 def run_both(folder, dtype="float64", inputs=None, seed=0):
@@ -116,27 +130,25 @@ def _numpy(t):
 
 
 def compare(folder, dtype="float64", atol=None, rtol=None, inputs=None, seed=0, file=sys.stdout):
-    """Print the table; return (rows, first failing name or None). rows: (name, max abs, max rel, ok, where)."""
+    """Print the table to `file`; return (rows, the name of the first failing row or None)."""
     default_atol, default_rtol = TOLERANCES[dtype]
     atol = default_atol if atol is None else atol
     rtol = default_rtol if rtol is None else rtol
-    rows, first = [], None
+    rows = [difference(name, twin, ref, atol, rtol) for name, (twin, ref) in run_both(folder, dtype, inputs,
+                                                                                       seed).items()]
+    first = next((row.name for row in rows if not row.ok), None)
     print(f"{folder}: numpy twin vs torch, {dtype}, pass iff |twin - torch| <= {atol:g} + {rtol:g}*|torch|", file=file)
-    print(f"{'name':24s} {'max abs':>10s} {'max rel':>10s}  result", file=file)
-    for name, (twin, ref) in run_both(folder, dtype, inputs, seed).items():
-        if twin is None or ref is None:
-            row = (name, np.inf, np.inf, False, "missing on the " + ("twin" if twin is None else "torch") + " side")
-        else:
-            abs_err, rel_err, ok, where = difference(twin, ref, atol, rtol)
-            row = (name, abs_err, rel_err, ok, where if twin.shape == np.shape(ref) else
-                   f"shape {twin.shape} vs {np.shape(ref)}")
-        rows.append(row)
-        if not row[3] and first is None:
-            first = name
-        status = "ok" if row[3] else f"FAIL at {row[4]}"
-        print(f"{name:24s} {row[1]:10.2e} {row[2]:10.2e}  {status}", file=file)
+    print(format_table(rows), file=file)
     print("all within tolerance" if first is None else f"first divergence: {first}", file=file)
     return rows, first
+
+
+def format_table(rows):
+    lines = [f"{'name':24s} {'max abs':>10s} {'max rel':>10s} {'of tol':>10s}  result"]
+    for row in rows:
+        result = "ok" if row.ok else f"FAIL at {row.where}"
+        lines.append(f"{row.name:24s} {row.max_abs:10.2e} {row.max_rel:10.2e} {row.of_tol:10.2e}  {result}")
+    return "\n".join(lines)
 
 
 def main(argv=None):

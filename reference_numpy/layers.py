@@ -39,10 +39,10 @@ def gelu_tanh(x):
 
 def softmax(x):
     # Subtracting the row max keeps exp() finite; a masked key holds -inf and gets exactly 0. In place on one
-    # temporary: [B, H, N, M] scores are the largest arrays of the forward, and every extra copy costs time.
-    e = x - x.max(axis=-1, keepdims=True)  # [..., M]
-    np.exp(e, out=e)  # [..., M]
-    e /= e.sum(axis=-1, keepdims=True)  # [..., M]
+    # temporary: [B, H, M, N] scores are the largest arrays of the forward, and every extra copy costs time.
+    e = x - x.max(axis=-1, keepdims=True)  # [..., N]
+    np.exp(e, out=e)  # [..., N]
+    e /= e.sum(axis=-1, keepdims=True)  # [..., N]
     return e
 
 

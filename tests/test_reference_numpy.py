@@ -40,8 +40,9 @@ def checkpoints(tmp_path_factory):
 
 def assert_close(twin, ref, atol, rtol, what):
     """|twin - ref| <= atol + rtol*|ref| everywhere; the message gives the max abs/rel error and where."""
-    abs_err, rel_err, ok, where = compare.difference(twin, ref, atol, rtol)
-    assert ok, f"{what}: max abs {abs_err:.3e}, max rel {rel_err:.3e}, worst at {where} (atol {atol}, rtol {rtol})"
+    row = compare.difference(what, twin, ref, atol, rtol)
+    assert row.ok, f"{what}: max abs {row.max_abs:.3e}, max rel {row.max_rel:.3e}, worst at {row.where} " \
+                   f"(atol {atol}, rtol {rtol})"
 
 
 def test_import_does_not_load_torch(checkpoints):
@@ -54,7 +55,8 @@ def test_import_does_not_load_torch(checkpoints):
         "pv = np.zeros((2, 4, 48)); mask = np.ones((2, 4), dtype=np.int64); ss = np.array([[2, 2], [4, 1]])\n"
         "out = m(input_ids=ids, pixel_values=pv, pixel_attention_mask=mask, spatial_shapes=ss, return_loss=True)\n"
         "assert np.isfinite(out['loss'])\n"
-        "print(sorted(k for k in sys.modules if k == 'torch' or k.startswith('torch.')))\n"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'siglip2_min', 'transformers')\n"
+        "             or k == 'reference_numpy.compare'))\n"
     )
     env = {**os.environ, "PYTHONPATH": ROOT}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -75,10 +77,9 @@ def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dty
         request.applymarker(TORCH_FP32_RESIZE)
     # Tolerances: compare.TOLERANCES (1e-10 abs + rel in float64, 1e-5 in float32), with the reasons there.
     rows, first = compare.compare(checkpoints[family][0], dtype, file=open(os.devnull, "w"))
-    names = [row[0] for row in rows]
+    names = [row.name for row in rows]
     assert "vision.block01" in names and "text.final_layer_norm" in names and "loss" in names, names
-    table = "\n".join(f"  {n:24s} abs {a:.2e} rel {r:.2e} {'ok' if ok else f'FAIL at {w}'}" for n, a, r, ok, w in rows)
-    assert first is None, f"{family} {dtype}: first divergence at {first}\n{table}"
+    assert first is None, f"{family} {dtype}: first divergence at {first}\n{compare.format_table(rows)}"
 
 
 def test_compare_names_the_first_diverging_intermediate(checkpoints, tmp_path, monkeypatch):
