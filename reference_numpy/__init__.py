@@ -12,14 +12,16 @@ order), as pure functions over a nested dict of arrays keyed by the checkpoint's
 
 import numpy as np
 
-from .model import SigLIP2, pair_logits, sigmoid_loss
+from .model import ImageClassifier, SigLIP2, pair_logits, sigmoid_loss
 from .weights import check_state, read_config, read_safetensors, to_twin
 
-__all__ = ["load_model", "SigLIP2", "pair_logits", "sigmoid_loss"]
+__all__ = ["load_model", "SigLIP2", "ImageClassifier", "pair_logits", "sigmoid_loss"]
 
 
 def load_model(path, dtype=np.float64):
     """Read an HF-format SigLIP2 (NaFlex, model_type "siglip2") or SigLIP (FixRes, "siglip") checkpoint folder.
+
+    Returns a `SigLIP2`, or an `ImageClassifier` for a Siglip2ForImageClassification checkpoint.
 
     float64 by default (the twin is a reference: rounding stays ~1e-15 relative), float32 on request.
     """
@@ -28,5 +30,5 @@ def load_model(path, dtype=np.float64):
         raise TypeError(f"dtype must be numpy float32 or float64, got {dtype}")
     config = read_config(path)
     state = read_safetensors(path)
-    check_state(state, config)
-    return SigLIP2(to_twin(state, dtype), config, dtype)
+    params = to_twin(check_state(state, config), dtype)
+    return (ImageClassifier if config["num_labels"] else SigLIP2)(params, config, dtype)

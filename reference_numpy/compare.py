@@ -7,7 +7,8 @@ For any HF-format checkpoint folder (NaFlex or FixRes, random or published), thi
 then padding), runs `siglip2_min.load_model(FOLDER)` and `reference_numpy.load_model(FOLDER)` in the same dtype,
 and prints for every named intermediate (vision.embeddings, vision.block00, ..., text.pooled), the embeddings,
 the logits and the loss, the max abs and rel difference, the worst error as a fraction of its tolerance
-("of tol"), and whether `|twin - torch| <= atol + rtol*|torch|` holds everywhere. It exits 1 and names the first name that fails. Vision rows at padded patch slots are not
+("of tol"), and whether `|twin - torch| <= atol + rtol*|torch|` holds everywhere. It exits 1 and names the first name that fails. For an image-classification checkpoint it
+compares the vision intermediates and the class logits. Vision rows at padded patch slots are not
 compared: their values carry no meaning.
 
 The only module of `reference_numpy` that imports torch: `import reference_numpy` does not import it.
@@ -26,6 +27,7 @@ import reference_numpy
 # a float32 round trip or the width-1 resize bug all show at 1e-7 or more). float32: rounding is ~6e-8 per
 # operation and the summation orders differ (BLAS vs torch kernels), which accumulates to ~1e-6 in small models.
 TOLERANCES = {"float64": (1e-10, 1e-10), "float32": (1e-5, 1e-5)}
+OUTPUTS = ("image_embeds", "text_embeds", "logits_per_image", "logits_per_text", "loss")  # of the two-tower model
 
 
 def make_inputs(model, seed=0):
@@ -47,6 +49,9 @@ def make_inputs(model, seed=0):
     for i, (h, w) in enumerate(shapes):
         pixel_values[i, : h * w] = rng.uniform(-1, 1, (h * w, P))  # pixels scaled to [-1, 1] as preprocessed
         mask[i, : h * w] = 1
+    inputs = dict(pixel_values=pixel_values, pixel_attention_mask=mask, spatial_shapes=np.array(shapes))
+    if "text_model" not in model.params:  # an image classifier
+        return inputs
     token, position = (model.params["text_model"]["embeddings"][k]["weight"] for k in ("token_embedding",
                                                                                        "position_embedding"))
     V, L = token.shape[0], position.shape[0]
@@ -54,8 +59,7 @@ def make_inputs(model, seed=0):
     for i, n in enumerate([0, L - 1, 3, L // 2][:B] + [5] * (B - 4)):  # empty text, full text, short texts
         input_ids[i, :n] = rng.integers(5, V, n) if V > 5 else 0
         input_ids[i, n] = 1 if V > 1 else 0  # EOS
-    return dict(input_ids=input_ids, pixel_values=pixel_values, pixel_attention_mask=mask,
-                spatial_shapes=np.array(shapes, dtype=np.int64))
+    return dict(input_ids=input_ids, **inputs)
 
 
 class Row(NamedTuple):
@@ -99,14 +103,23 @@ def run_both(folder, dtype="float64", inputs=None, seed=0):
     t_inputs = {k: torch.as_tensor(np.asarray(v)) for k, v in inputs.items()}
     t_inputs["pixel_values"] = t_inputs["pixel_values"].to(getattr(torch, dtype))
     image = [inputs[k] for k in ("pixel_values", "pixel_attention_mask", "spatial_shapes")]
-    with torch.no_grad():
-        _, torch_vision = model.encode_image(*[t_inputs[k] for k in ("pixel_values", "pixel_attention_mask",
-                                                                      "spatial_shapes")], return_intermediates=True)
-        _, torch_text = model.encode_text(t_inputs["input_ids"], return_intermediates=True)
-        torch_out = model(**t_inputs, return_loss=True)
-    _, twin_vision = twin.encode_image(*image, return_intermediates=True)
-    _, twin_text = twin.encode_text(inputs["input_ids"], return_intermediates=True)
-    twin_out = twin(**inputs, return_loss=True)
+    t_image = [t_inputs[k] for k in ("pixel_values", "pixel_attention_mask", "spatial_shapes")]
+    if isinstance(twin, reference_numpy.ImageClassifier):
+        torch_vision, torch_text, twin_text = {}, {}, {}
+        with torch.no_grad():
+            model.vision_model(*t_image, intermediates=torch_vision)
+            torch_out = {"logits": model(*t_image)}
+        twin_logits, twin_vision = twin(*image, return_intermediates=True)
+        twin_out = {"logits": twin_logits}
+    else:
+        with torch.no_grad():
+            _, torch_vision = model.encode_image(*t_image, return_intermediates=True)
+            _, torch_text = model.encode_text(t_inputs["input_ids"], return_intermediates=True)
+            out = model(**t_inputs, return_loss=True)
+        torch_out = {name: getattr(out, name) for name in OUTPUTS}
+        _, twin_vision = twin.encode_image(*image, return_intermediates=True)
+        _, twin_text = twin.encode_text(inputs["input_ids"], return_intermediates=True)
+        twin_out = twin(**inputs, return_loss=True)
 
     valid = np.asarray(inputs["pixel_attention_mask"]).astype(bool)  # [B, N]
     pairs = {}
@@ -117,8 +130,8 @@ def run_both(folder, dtype="float64", inputs=None, seed=0):
         pairs[name] = (value, ref)
     for name, value in twin_text.items():
         pairs[name] = (value, _numpy(torch_text.get(name)))
-    for name in ("image_embeds", "text_embeds", "logits_per_image", "logits_per_text", "loss"):
-        pairs[name] = (twin_out[name], _numpy(getattr(torch_out, name)))
+    for name in torch_out:
+        pairs[name] = (twin_out.get(name), _numpy(torch_out[name]))
     for name in set(torch_vision) | set(torch_text):
         if name not in pairs:  # an intermediate the twin does not produce: a naming mismatch, reported as such
             pairs[name] = (None, _numpy((torch_vision | torch_text)[name]))

@@ -1,16 +1,18 @@
 """The two-tower SigLIP2 model in numpy: both towers, the pair logits and the sigmoid loss.
 
-Mirrors `siglip2_min/model.py` (SigLIP2) and `siglip2_min/loss.py` (pair_logits, sigmoid_loss). Paper: SigLIP
+Mirrors `siglip2_min/model.py` (SigLIP2, ImageClassifier) and `siglip2_min/loss.py` (pair_logits,
+sigmoid_loss). Paper: SigLIP
 (arXiv 2303.15343) section 3.1 and Algorithm 1. Upstream: big_vision `models/proj/image_text/two_towers.py`,
 `trainers/proj/image_text/siglip.py`; HF `Siglip2Model.forward`.
 
-Letters: B images, N patch slots, P embedding width, T texts, L tokens per text.
+Letters: B images, N patch slots, D vision width, P embedding width, T texts, L tokens per text, C classes.
 """
 
 import numpy as np
 
 from .text import text_transformer
-from .vision import vision_transformer
+from .layers import linear
+from .vision import check_image_inputs, vision_transformer
 
 
 def l2_normalize(x):
@@ -53,7 +55,7 @@ class SigLIP2:
         Inputs: patches [B, N, p*p*C] in (py, px, c) order, mask [B, N] (1 = real patch), grids [B, 2] (h, w).
         A FixRes model may omit the last two (its one grid, no padding).
         """
-        pixel_values = self._as_float(pixel_values, "pixel_values")
+        pixel_values = as_float(pixel_values, "pixel_values", self.dtype)
         _, pooled, out = vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes,
                                             self.params["vision_model"], self.config["vision"])  # [B, P]
         return (pooled, out) if return_intermediates else pooled
@@ -92,8 +94,31 @@ class SigLIP2:
             out["loss"] = sigmoid_loss(image, text, scale, bias)  # scalar
         return out
 
-    def _as_float(self, array, name):
-        array = np.asarray(array)
-        if not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(f"{name} must be floating point, got dtype {array.dtype}")
-        return array.astype(self.dtype, copy=False)
+
+class ImageClassifier:
+    """HF `Siglip2ForImageClassification`: the vision tower, mean-pooled over valid patches, then a Linear.
+
+    The MAP head is not used (HF keeps its weights in the checkpoint but averages instead; weights.py skips them).
+    """
+
+    def __init__(self, params, config, dtype):
+        self.params, self.config, self.dtype = params, config, np.dtype(dtype)
+
+    def __call__(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False):
+        """Class logits [B, C]; with intermediates, (logits, dict)."""
+        pixel_values = as_float(pixel_values, "pixel_values", self.dtype)
+        mask, spatial_shapes = check_image_inputs(self.config["vision"], pixel_values, pixel_attention_mask,
+                                                  spatial_shapes)  # [B, N], [B] x (h, w); mask defaults to h*w slots
+        x, _, out = vision_transformer(pixel_values, mask, spatial_shapes, self.params["vision_model"],
+                                       self.config["vision"])  # [B, N, D]
+        m = np.asarray(mask).astype(x.dtype)[..., None]  # [B, N, 1]
+        pooled = (x * m).sum(axis=1) / m.sum(axis=1)  # [B, N, D] -> [B, D], mean over valid patches only
+        logits = linear(pooled, **self.params["classifier"])  # [B, C]
+        return (logits, out) if return_intermediates else logits
+
+
+def as_float(array, name, dtype):
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"{name} must be floating point, got dtype {array.dtype}")
+    return array.astype(dtype, copy=False)

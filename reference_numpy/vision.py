@@ -89,10 +89,10 @@ def map_head(x, head, num_heads, eps, key_mask=None):
 
 
 def vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes, params, config):
-    """Embeddings -> encoder (padding masked as keys) -> post LayerNorm -> MAP head.
+    """Embeddings -> encoder (padding masked as keys) -> post LayerNorm -> MAP head (when the config has one).
 
     `params` is the checkpoint's `vision_model` subtree. Returns (hidden states [B, N, D] after post-LN,
-    pooled [B, D] before normalisation, named intermediates).
+    pooled [B, D] before normalisation or None without a head, named intermediates).
     """
     pixel_attention_mask, spatial_shapes = check_image_inputs(config, pixel_values, pixel_attention_mask,
                                                               spatial_shapes)
@@ -107,6 +107,8 @@ def vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes, param
     out.update({f"vision.block{i:02d}": h for i, h in enumerate(hidden)})
     x = layer_norm(x, **params["post_layernorm"], eps=eps)  # [B, N, D]
     out["vision.post_layernorm"] = x
+    if not config["use_head"]:
+        return x, None, out
     pooled = map_head(x, params["head"], heads, eps, key_mask)  # [B, D]
     out["vision.pooled"] = pooled
     return x, pooled, out

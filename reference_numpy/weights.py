@@ -44,7 +44,12 @@ def read_config(folder):
     for name, tower in (("text_config", text), ("vision_config", vision)):
         if tower["hidden_act"] != "gelu_pytorch_tanh":  # every SigLIP2 checkpoint uses the tanh approximation
             raise ValueError(f"{name}.hidden_act {tower['hidden_act']!r} is not supported (only gelu_pytorch_tanh)")
-    if not vision["vision_use_head"]:
+    # An image classifier (HF Siglip2ForImageClassification) mean-pools the vision tower: no text tower, no MAP head.
+    classifier = {"Siglip2ForImageClassification", "SiglipForImageClassification"} & set(raw.get("architectures", []))
+    num_labels = len(raw.get("id2label", {})) if classifier else 0
+    if classifier and num_labels < 1:
+        raise ValueError("an image-classification config.json needs an id2label with at least one class")
+    if not classifier and not vision["vision_use_head"]:
         raise ValueError("vision_config.vision_use_head = false is not supported: the model pools with the MAP head")
     for key in ("patch_size", "image_size"):
         if isinstance(vision[key], (list, tuple)):  # HF allows (h, w); SigLIP checkpoints are square
@@ -56,11 +61,12 @@ def read_config(folder):
     # (So400m/14 at 384: 384 // 14 = 27, the convolution drops the last 6 pixel rows and columns).
     grid_size = int(round(vision["num_patches"] ** 0.5)) if naflex else vision["image_size"] // vision["patch_size"]
     return dict(
-        family=FAMILIES[model_type],
+        family=FAMILIES[model_type], num_labels=num_labels,
         text=dict(num_heads=text["num_attention_heads"], eps=text["layer_norm_eps"], vocab_size=text["vocab_size"],
                   max_position_embeddings=text["max_position_embeddings"]),
         vision=dict(num_heads=vision["num_attention_heads"], eps=vision["layer_norm_eps"], naflex=naflex,
-                    patch_size=vision["patch_size"], num_channels=vision["num_channels"], grid_size=grid_size),
+                    patch_size=vision["patch_size"], num_channels=vision["num_channels"], grid_size=grid_size,
+                    use_head=not classifier),
     )
 
 
@@ -84,54 +90,77 @@ def read_safetensors(folder):
     return state
 
 
-def expected_shapes(state):
-    """{name: shape} every SigLIP(2) two-tower checkpoint must hold, with the sizes read off `state` itself."""
-    if "vision_model.embeddings.patch_embedding.weight" not in state or "text_model.head.weight" not in state:
-        raise ValueError("not a SigLIP two-tower checkpoint: missing vision_model.embeddings.patch_embedding.weight "
-                         "or text_model.head.weight")
+def encoder_shapes(state, tower, width):
+    """{name: shape} of one tower's encoder layers; depth and MLP width read off `state`."""
+    F = state[f"{tower}.encoder.layers.0.mlp.fc1.weight"].shape[0]
+    depth = 1 + max(int(k.split(".")[3]) for k in state if k.startswith(f"{tower}.encoder.layers."))
+    shapes = {}
+    for i in range(depth):
+        pre = f"{tower}.encoder.layers.{i}"
+        for ln in ("layer_norm1", "layer_norm2"):
+            shapes[f"{pre}.{ln}.weight"] = shapes[f"{pre}.{ln}.bias"] = (width,)
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            shapes[f"{pre}.self_attn.{proj}.weight"] = (width, width)
+            shapes[f"{pre}.self_attn.{proj}.bias"] = (width,)
+        shapes[f"{pre}.mlp.fc1.weight"], shapes[f"{pre}.mlp.fc1.bias"] = (F, width), (F,)
+        shapes[f"{pre}.mlp.fc2.weight"], shapes[f"{pre}.mlp.fc2.bias"] = (width, F), (width,)
+    return shapes
+
+
+def expected_shapes(state, config):
+    """{name: shape} the checkpoint must hold (a two-tower model, or an image classifier), sizes read off `state`."""
+    required = ["vision_model.embeddings.patch_embedding.weight"]
+    required += ["classifier.weight"] if config["num_labels"] else ["text_model.head.weight"]
+    for name in required:
+        if name not in state:
+            kind = "an image-classification" if config["num_labels"] else "a SigLIP two-tower"
+            raise ValueError(f"not {kind} checkpoint: {name} is missing")
     D = state["vision_model.embeddings.patch_embedding.weight"].shape[0]  # vision width
-    Dt = state["text_model.embeddings.token_embedding.weight"].shape[1]  # text width
-    shapes = {"logit_scale": (1,), "logit_bias": (1,)}
-    for tower, width in (("vision_model", D), ("text_model", Dt)):
-        F = state[f"{tower}.encoder.layers.0.mlp.fc1.weight"].shape[0]
-        depth = 1 + max(int(k.split(".")[3]) for k in state if k.startswith(f"{tower}.encoder.layers."))
-        for i in range(depth):
-            pre = f"{tower}.encoder.layers.{i}"
-            for ln in ("layer_norm1", "layer_norm2"):
-                shapes[f"{pre}.{ln}.weight"] = shapes[f"{pre}.{ln}.bias"] = (width,)
-            for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                shapes[f"{pre}.self_attn.{proj}.weight"] = (width, width)
-                shapes[f"{pre}.self_attn.{proj}.bias"] = (width,)
-            shapes[f"{pre}.mlp.fc1.weight"], shapes[f"{pre}.mlp.fc1.bias"] = (F, width), (F,)
-            shapes[f"{pre}.mlp.fc2.weight"], shapes[f"{pre}.mlp.fc2.bias"] = (width, F), (width,)
-    V = state["text_model.embeddings.token_embedding.weight"].shape[0]  # vocabulary (256000 in real checkpoints)
-    L = state["text_model.embeddings.position_embedding.weight"].shape[0]  # text length (64)
-    P = state["text_model.head.weight"].shape[0]  # projection width (1536 for giant-opt's text tower)
+    Fv = state["vision_model.encoder.layers.0.mlp.fc1.weight"].shape[0]  # vision MLP width
+    shapes = encoder_shapes(state, "vision_model", D)
     shapes.update({
-        "text_model.embeddings.token_embedding.weight": (V, Dt),
-        "text_model.embeddings.position_embedding.weight": (L, Dt),
-        "text_model.final_layer_norm.weight": (Dt,), "text_model.final_layer_norm.bias": (Dt,),
-        "text_model.head.weight": (P, Dt), "text_model.head.bias": (P,),
         "vision_model.embeddings.patch_embedding.weight": state["vision_model.embeddings.patch_embedding.weight"].shape,
         "vision_model.embeddings.patch_embedding.bias": (D,),
         "vision_model.embeddings.position_embedding.weight": (
             state["vision_model.embeddings.position_embedding.weight"].shape[0], D),
         "vision_model.post_layernorm.weight": (D,), "vision_model.post_layernorm.bias": (D,),
+    })
+    if config["num_labels"]:
+        C = config["num_labels"]
+        shapes.update({"classifier.weight": (C, D), "classifier.bias": (C,)})
+        return shapes
+    shapes.update({
         "vision_model.head.probe": (1, 1, D),
         "vision_model.head.attention.in_proj_weight": (3 * D, D), "vision_model.head.attention.in_proj_bias": (3 * D,),
         "vision_model.head.attention.out_proj.weight": (D, D), "vision_model.head.attention.out_proj.bias": (D,),
         "vision_model.head.layernorm.weight": (D,), "vision_model.head.layernorm.bias": (D,),
+        "vision_model.head.mlp.fc1.weight": (Fv, D), "vision_model.head.mlp.fc1.bias": (Fv,),
+        "vision_model.head.mlp.fc2.weight": (D, Fv), "vision_model.head.mlp.fc2.bias": (D,),
+        "logit_scale": (1,), "logit_bias": (1,),
     })
-    Fv = state["vision_model.encoder.layers.0.mlp.fc1.weight"].shape[0]
-    shapes.update({"vision_model.head.mlp.fc1.weight": (Fv, D), "vision_model.head.mlp.fc1.bias": (Fv,),
-                   "vision_model.head.mlp.fc2.weight": (D, Fv), "vision_model.head.mlp.fc2.bias": (D,)})
+    Dt = state["text_model.embeddings.token_embedding.weight"].shape[1]  # text width
+    V = state["text_model.embeddings.token_embedding.weight"].shape[0]  # vocabulary (256000 in real checkpoints)
+    L = state["text_model.embeddings.position_embedding.weight"].shape[0]  # text length (64)
+    P = state["text_model.head.weight"].shape[0]  # projection width (1536 for giant-opt's text tower)
+    shapes.update(encoder_shapes(state, "text_model", Dt))
+    shapes.update({
+        "text_model.embeddings.token_embedding.weight": (V, Dt),
+        "text_model.embeddings.position_embedding.weight": (L, Dt),
+        "text_model.final_layer_norm.weight": (Dt,), "text_model.final_layer_norm.bias": (Dt,),
+        "text_model.head.weight": (P, Dt), "text_model.head.bias": (P,),
+    })
     return shapes
 
 
 def check_state(state, config):
-    """Fail loudly, naming the key, on a missing, unexpected or wrongly shaped tensor, or one config disagrees with."""
+    """Fail loudly, naming the key, on a missing, unexpected or wrongly shaped tensor, or one config disagrees with.
+
+    Returns the tensors the model uses.
+    """
+    if config["num_labels"]:  # HF's classifier keeps the MAP head's weights but mean-pools instead: skip them
+        state = {k: v for k, v in state.items() if not k.startswith("vision_model.head.")}
     try:
-        shapes = expected_shapes(state)
+        shapes = expected_shapes(state, config)
     except KeyError as e:
         raise ValueError(f"checkpoint is missing {e.args[0]}") from e
     missing = sorted(set(shapes) - set(state))
@@ -150,17 +179,19 @@ def check_state(state, config):
         "vision_model.embeddings.patch_embedding.weight": (
             (D, v["num_channels"], v["patch_size"], v["patch_size"]) if not v["naflex"]
             else (D, v["patch_size"] ** 2 * v["num_channels"])),
-        "text_model.embeddings.token_embedding.weight": (t["vocab_size"], None),
-        "text_model.embeddings.position_embedding.weight": (t["max_position_embeddings"], None),
     }
+    if not config["num_labels"]:
+        from_config["text_model.embeddings.token_embedding.weight"] = (t["vocab_size"], None)
+        from_config["text_model.embeddings.position_embedding.weight"] = (t["max_position_embeddings"], None)
     for name, shape in from_config.items():
         actual = tuple(state[name].shape)
         if any(want is not None and want != got for want, got in zip(shape, actual)) or len(shape) != len(actual):
             raise ValueError(f"{name} has shape {actual}, but config.json implies {shape} (None: any)")
-    for tower, cfg in (("vision_model", v), ("text_model", t)):
+    for tower, cfg in (("vision_model", v), ("text_model", t))[: 1 if config["num_labels"] else 2]:
         width = state[f"{tower}.encoder.layers.0.layer_norm1.weight"].shape[0]
         if width % cfg["num_heads"]:
             raise ValueError(f"{tower} width {width} is not divisible by num_attention_heads {cfg['num_heads']}")
+    return state
 
 
 def nest(state):

@@ -82,6 +82,16 @@ def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dty
     assert first is None, f"{family} {dtype}: first divergence at {first}\n{compare.format_table(rows)}"
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_classifier_twin_matches_torch_model(classifier_checkpoint, dtype, request):
+    # Siglip2ForImageClassification: vision intermediates and the class logits (mean pooling over valid patches).
+    if dtype == "float64":
+        request.applymarker(TORCH_FP32_RESIZE)
+    rows, first = compare.compare(classifier_checkpoint[0], dtype, file=open(os.devnull, "w"))
+    assert [row.name for row in rows][-2:] == ["vision.post_layernorm", "logits"], rows
+    assert first is None, f"classifier {dtype}: first divergence at {first}\n{compare.format_table(rows)}"
+
+
 def test_compare_names_the_first_diverging_intermediate(checkpoints, tmp_path, monkeypatch):
     # The twin reads a copy with one weight of vision block 1 perturbed by 1e-3, torch reads the original:
     # embeddings and block 0 still agree (to float32's 1e-5), so block 1 must be reported as the first divergence.
@@ -202,9 +212,11 @@ def test_bad_inputs_raise_clear_errors(checkpoints, classifier_checkpoint, tmp_p
     save_file(state, tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="vision_model.head.probe"):
         reference_numpy.load_model(tmp_path)
-    # An image-classification checkpoint (no text tower) and a bfloat16 one are refused with the reason.
-    with pytest.raises(ValueError, match="not a SigLIP two-tower checkpoint"):
-        reference_numpy.load_model(classifier_checkpoint[0])
+    # Classifier weights under a two-tower config.json, and a bfloat16 checkpoint, are refused with the reason.
+    shutil.copy(checkpoints["naflex"][0] / "config.json", tmp_path / "config.json")
+    shutil.copy(classifier_checkpoint[0] / "model.safetensors", tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="not a SigLIP two-tower checkpoint: text_model.head.weight is missing"):
+        reference_numpy.load_model(tmp_path)
     hf_fixtures.hf_naflex_model(**SIZES).to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
     with pytest.raises(ValueError, match="convert the checkpoint to float32"):
         reference_numpy.load_model(tmp_path / "bf16")
