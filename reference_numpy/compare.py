@@ -7,9 +7,9 @@ For any HF-format checkpoint folder (NaFlex or FixRes, random or published), thi
 then padding), runs `siglip2_min.load_model(FOLDER)` and `reference_numpy.load_model(FOLDER)` in the same dtype,
 and prints for every named intermediate (vision.embeddings, vision.block00, ..., text.pooled), the embeddings,
 the logits and the loss, the max abs and rel difference, the worst error as a fraction of its tolerance
-("of tol"), and whether `|twin - torch| <= atol + rtol*|torch|` holds everywhere. It exits 1 and names the first name that fails. For an image-classification checkpoint it
-compares the vision intermediates and the class logits. Vision rows at padded patch slots are not
-compared: their values carry no meaning.
+("of tol"), and whether `|twin - torch| <= atol + rtol*|torch|` holds everywhere. It exits 1 and names the
+first name that fails. For an image-classification checkpoint it compares the vision intermediates and the
+class logits. Vision rows at padded patch slots are not compared: their values carry no meaning.
 
 The only module of `reference_numpy` that imports torch: `import reference_numpy` does not import it.
 """
