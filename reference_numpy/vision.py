@@ -54,12 +54,14 @@ def position_embeddings(position_embedding, spatial_shapes, num_slots, naflex):
         return np.broadcast_to(table, (len(spatial_shapes), *table.shape))  # [G*G, D] -> [B, G*G, D]
     G = int(round(table.shape[0] ** 0.5))
     out = np.empty((len(spatial_shapes), num_slots, table.shape[1]), dtype=table.dtype)  # [B, N, D]
+    resized = {}  # one resize per distinct grid in the batch
     for i, (h, w) in enumerate(spatial_shapes):
         # NaFlex: the 16x16 table is stretched to this image's grid (bilinear, antialiased: big_vision, HF).
         # Computed in the model's dtype: float64 stays float64, so the twin is exact where it is the yardstick.
-        resized = resize_position_table(table.reshape(G, G, -1), h, w)  # [G*G, D] -> [G, G, D] -> [h*w, D]
-        out[i, : h * w] = resized
-        out[i, h * w :] = resized[0]
+        if (h, w) not in resized:
+            resized[h, w] = resize_position_table(table.reshape(G, G, -1), h, w)  # [G*G, D] -> [G, G, D] -> [h*w, D]
+        out[i, : h * w] = resized[h, w]
+        out[i, h * w :] = resized[h, w][0]
     return out
 
 
@@ -139,9 +141,9 @@ def check_image_inputs(config, pixel_values, pixel_attention_mask, spatial_shape
     sizes = spatial_shapes.prod(axis=1)  # [B] valid patches per image
     if (sizes > N).any():
         raise ValueError(f"spatial_shapes {spatial_shapes.tolist()} need more than the N = {N} patch slots given")
-    if not config["naflex"] and (spatial_shapes != G).any():
-        raise ValueError(f"this FixRes model has a fixed {G}x{G} patch grid; got spatial_shapes "
-                         f"{spatial_shapes.tolist()}")
+    if not config["naflex"] and ((spatial_shapes != G).any() or N != G * G):
+        raise ValueError(f"this FixRes model has a fixed {G}x{G} patch grid ({G * G} patches, no padding); got "
+                         f"spatial_shapes {spatial_shapes.tolist()} in {N} patch slots")
     expected = np.arange(N)[None, :] < sizes[:, None]  # [B, N] the first h*w slots of each row
     if pixel_attention_mask is None:
         return expected, [tuple(s) for s in spatial_shapes.tolist()]

@@ -203,6 +203,8 @@ def test_bad_inputs_raise_clear_errors(checkpoints, classifier_checkpoint, tmp_p
     fixres = reference_numpy.load_model(checkpoints["fixres"][0])
     with pytest.raises(ValueError, match="fixed 4x4 patch grid"):
         fixres.encode_image(image[0][:, :16], np.ones((4, 16), dtype=np.int64), np.array([[2, 8]] * 4))
+    with pytest.raises(ValueError, match=r"fixed 4x4 patch grid \(16 patches, no padding\)"):
+        fixres.encode_image(image[0], (np.arange(18) < 16)[None].repeat(4, 0), np.array([[4, 4]] * 4))
     with pytest.raises(TypeError, match="float32 or float64"):
         reference_numpy.load_model(checkpoints["naflex"][0], dtype=np.float16)
     # A checkpoint with one tensor missing names it.
