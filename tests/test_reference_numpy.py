@@ -21,6 +21,7 @@ import hf_fixtures
 import reference_numpy
 from reference_numpy import compare
 from reference_numpy.vision import resize_position_table, resize_weights
+from tolerance import assert_close
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = dict(text={"projection_size": hf_fixtures.VISION["hidden_size"]})  # text head -> vision width
@@ -36,13 +37,6 @@ def checkpoints(tmp_path_factory):
         model.save_pretrained(folder)
         out[family] = (folder, model)
     return out
-
-
-def assert_close(twin, ref, atol, rtol, what):
-    """|twin - ref| <= atol + rtol*|ref| everywhere; the message gives the max abs/rel error and where."""
-    row = compare.difference(what, twin, ref, atol, rtol)
-    assert row.ok, f"{what}: max abs {row.max_abs:.3e}, max rel {row.max_rel:.3e}, worst at {row.where} " \
-                   f"(atol {atol}, rtol {rtol})"
 
 
 def test_import_does_not_load_torch(checkpoints):
@@ -140,7 +134,7 @@ def test_twin_float64_matches_hf_transformers(checkpoints, family):
     out = twin(**inputs, return_loss=True)
     tol = 1e-6 if family == "naflex" else 1e-10
     for name in ("image_embeds", "text_embeds", "logits_per_image", "logits_per_text", "loss"):
-        assert_close(out[name], getattr(ref, name).numpy(), tol, tol, f"{family} {name} vs HF")
+        assert_close(f"{family} {name} vs HF", out[name], getattr(ref, name), tol, tol)
 
 
 @pytest.mark.parametrize("height, width", [(16, 16), (7, 32), (32, 7), (5, 3), (1, 8), (1, 1), (24, 2)])
@@ -150,7 +144,7 @@ def test_resize_equals_torch_antialiased_bilinear_where_torch_is_right(height, w
     ref = F.interpolate(torch.from_numpy(table).permute(2, 0, 1)[None], size=(height, width), mode="bilinear",
                         align_corners=False, antialias=True)[0].permute(1, 2, 0).numpy()  # [h, w, D]
     ours = resize_position_table(table, height, width).reshape(height, width, -1)  # [h*w, D] -> [h, w, D]
-    assert_close(ours, ref, 1e-12, 1e-12, f"resize to {(height, width)}")
+    assert_close(f"resize to {(height, width)}", ours, ref, 1e-12, 1e-12)
 
 
 @pytest.mark.parametrize("height", [1, 3, 8, 20])
@@ -162,16 +156,16 @@ def test_width_1_resize_equals_height_1_resize_transposed(height):
     ref = F.interpolate(transposed, size=(1, height), mode="bilinear", align_corners=False, antialias=True)
     ref = ref[0].permute(2, 1, 0).numpy()  # [1, D, 1, h] -> [h, 1, D]
     ours = resize_position_table(table, height, 1).reshape(height, 1, -1)  # [h*1, D] -> [h, 1, D]
-    assert_close(ours, ref, 1e-12, 1e-12, f"resize to {(height, 1)}")
+    assert_close(f"resize to {(height, 1)}", ours, ref, 1e-12, 1e-12)
 
 
 def test_width_1_resize_weights_match_the_facts():
     # FACTS section 4: 0..15 resized to 8 rows gives about [0.71, 2.5, 4.5, ..., 12.5, 14.29]; to 1 row, the
     # centre of a symmetric triangle, 7.5. Interior rows are exact averages of two neighbours.
     ramp = np.arange(16.0)
-    assert_close(resize_weights(16, 8) @ ramp, [5 / 7, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5, 100 / 7], 1e-12, 0, "16 -> 8")
-    assert_close(resize_weights(16, 1) @ ramp, [7.5], 1e-12, 0, "16 -> 1")
-    assert_close(resize_weights(16, 16), np.eye(16), 0, 0, "16 -> 16 is the identity")
+    assert_close("16 -> 8", resize_weights(16, 8) @ ramp, [5 / 7, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5, 100 / 7], 1e-12)
+    assert_close("16 -> 1", resize_weights(16, 1) @ ramp, [7.5], 1e-12)
+    assert np.array_equal(resize_weights(16, 16), np.eye(16)), "16 -> 16 must be exactly the identity"
 
 
 def test_float32_model_computes_in_float32(checkpoints):
