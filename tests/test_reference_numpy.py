@@ -24,7 +24,6 @@ from reference_numpy.vision import resize_position_table, resize_weights
 from tolerance import assert_close
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIZES = dict(text={"projection_size": hf_fixtures.VISION["hidden_size"]})  # text head -> vision width
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def checkpoints(tmp_path_factory):
     """{family: (folder, HF model)} for a NaFlex Siglip2Model and a FixRes SiglipModel with random weights."""
     out = {}
     for family, build in (("naflex", hf_fixtures.hf_naflex_model), ("fixres", hf_fixtures.hf_fixres_model)):
-        model = build(seed=1, **SIZES)
+        model = build(seed=1)
         folder = tmp_path_factory.mktemp(f"twin_{family}")
         model.save_pretrained(folder)
         out[family] = (folder, model)
@@ -213,6 +212,6 @@ def test_bad_inputs_raise_clear_errors(checkpoints, classifier_checkpoint, tmp_p
     shutil.copy(classifier_checkpoint[0] / "model.safetensors", tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="not a SigLIP two-tower checkpoint: text_model.head.weight is missing"):
         reference_numpy.load_model(tmp_path)
-    hf_fixtures.hf_naflex_model(**SIZES).to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    hf_fixtures.hf_naflex_model().to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
     with pytest.raises(ValueError, match="convert the checkpoint to float32"):
         reference_numpy.load_model(tmp_path / "bf16")
