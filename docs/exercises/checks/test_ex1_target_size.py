@@ -24,11 +24,11 @@ def _grid_at(scale, height, width, p):
 @pytest.mark.parametrize(
     "height, width, budget, expected",
     [
-        # FACTS.md section 3: HF (float64) and big_vision (float32) both give these
+        # HF `get_image_size_for_max_num_patches` (float64) and big_vision `ops_naflex` (float32) both give these
         (2853, 1000, 1024, (848, 304)),
         (224, 1024, 256, (112, 512)),
         (2200, 1700, 256, (288, 224)),
-        # the golden-output images of FACTS.md section 6 at 256 patches: grids (16, 16) and (7, 32)
+        # the images of HF's SigLIP2 integration test at 256 patches: grids (16, 16) and (7, 32)
         (224, 224, 256, (256, 256)),
         (1024, 1024, 256, (256, 256)),
     ],

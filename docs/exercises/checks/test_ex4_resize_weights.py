@@ -57,7 +57,8 @@ def test_output_of_size_one_averages_with_a_triangle_where_torch_is_wrong():
     tri = 1 - (torch.arange(16, dtype=torch.float64) - 7.5).abs() / 16
     want_row = tri / tri.sum()
     assert torch.allclose(torch.as_tensor(resize_weights(16, 1), dtype=torch.float64)[0], want_row, atol=1e-12)
-    # 16 -> 8 of the ramp: the fact sheet's [0.714..., 2.5, 4.5, ..., 14.285...]; torch gives 0.714 for width 1
+    # 16 -> 8 of the ramp: row 0 weighs 0, 1, 2 by 0.75, 0.75, 0.25 -> 1.25 / 1.75 = 5/7, the rest by symmetry
+    # and linearity; torch's width-1 kernel gives 0.714 in every row
     got8 = torch.as_tensor(resize_weights(16, 8), dtype=torch.float64) @ ramp
     want8 = torch.tensor([5 / 7, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5, 100 / 7], dtype=torch.float64)
     assert torch.allclose(got8, want8, atol=1e-12), f"got {got8.tolist()}"
