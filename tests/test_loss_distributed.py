@@ -107,6 +107,12 @@ def _worker(rank, world, port):
             group = dist.new_group(members)
             if rank in members:
                 _check_against_global([2, 3, 1][: len(members)], d=3, seed=30 + world, group=group, members=members)
+            else:
+                try:
+                    distributed_sigmoid_loss(x, x, torch.tensor(0.0), torch.tensor(0.0), group=group)
+                    raise AssertionError("a rank outside `group` was not refused")
+                except ValueError as e:
+                    assert "not a member" in str(e), str(e)
         dist.barrier()
     finally:
         dist.destroy_process_group()
