@@ -7,7 +7,8 @@ rank also trains an undistributed copy with `sigmoid_loss` on all 5 pairs, and c
 parameter after each step agree. That is the contract DDP needs: DDP averages gradients over ranks and
 `distributed_sigmoid_loss` returns W * (rank's share) so that the average is the global gradient.
 
-A second test runs the training script of docs/distributed-loss.md under `torchrun --nproc_per_node=2` (gloo).
+Two more run the training script of docs/distributed-loss.md under `torchrun`: 2 processes on gloo, and on
+nccl with one process per GPU (at most 2) where CUDA is available.
 """
 
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -109,17 +111,26 @@ def _docs_example():
     return scripts[0]
 
 
-def test_docs_example_trains_under_torchrun(naflex_checkpoint, tmp_path):
-    folder, _ = naflex_checkpoint
+def _run_docs_example(folder, tmp_path, nproc, extra):
     script = tmp_path / "ddp_train.py"
     script.write_text(_docs_example())
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           "--model", str(folder), "--steps", "3", "--pairs", "3", "--lr", "1e-3"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(script),
+           "--model", str(folder), "--steps", "3", "--pairs", "3", "--lr", "1e-3", *extra]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     losses = [float(x) for x in re.findall(r"^step \d+ global loss (\S+)$", proc.stdout, flags=re.M)]
     assert len(losses) == 3, f"expected 3 loss lines from rank 0, got:\n{proc.stdout}"
     # The batch is fixed, so three AdamW steps must lower the loss on it.
     assert losses[-1] < losses[0], f"loss did not go down: {losses}"
+
+
+def test_docs_example_trains_under_torchrun_gloo(naflex_checkpoint, tmp_path):
+    _run_docs_example(naflex_checkpoint[0], tmp_path, nproc=2, extra=["--cpu"])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (nccl); the gloo test runs everywhere")
+def test_docs_example_trains_under_torchrun_nccl(naflex_checkpoint, tmp_path):
+    _run_docs_example(naflex_checkpoint[0], tmp_path, nproc=min(2, torch.cuda.device_count()), extra=[])
