@@ -195,7 +195,9 @@ def distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias,
     """
     _check_pairs("distributed_sigmoid_loss", image_embeds, text_embeds)
     if not dist.is_available() or not dist.is_initialized():
-        raise RuntimeError("distributed_sigmoid_loss needs torch.distributed initialised; use sigmoid_loss on one process")
+        raise RuntimeError(
+            "distributed_sigmoid_loss needs torch.distributed initialised; use sigmoid_loss on one process"
+        )
     rank, world = dist.get_rank(group), dist.get_world_size(group)
     if rank < 0:
         raise ValueError(f"rank {dist.get_rank()} is not a member of the process group passed as `group`")
@@ -206,7 +208,8 @@ def distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias,
     sizes = [int(s[0]) for s in shapes]
     widths = {int(s[1]) for s in shapes}
     if min(sizes) < 1 or len(widths) != 1:
-        raise ValueError(f"every rank needs >= 1 pair and the same width D; got [b, D] per rank: {[s.tolist() for s in shapes]}")
+        per_rank = [s.tolist() for s in shapes]
+        raise ValueError(f"every rank needs >= 1 pair and the same width D; got [b, D] per rank: {per_rank}")
 
     image = F.normalize(image_embeds, dim=-1)  # [b_r, D]
     text = F.normalize(text_embeds, dim=-1)  # [b_r, D]

@@ -35,8 +35,9 @@ def _assert_close(got, ref, atol, rtol, what):
     bound = atol + rtol * ref.abs()
     if not bool((err <= bound).all()):
         i = int((err - bound).argmax())
+        rel = (err / ref.abs().clamp_min(1e-300)).max().item()
         raise AssertionError(
-            f"{what}: max abs err {err.max().item():.3e}, max rel err {(err / ref.abs().clamp_min(1e-300)).max().item():.3e}, "
+            f"{what}: max abs err {err.max().item():.3e}, max rel err {rel:.3e}, "
             f"worst at flat index {i}: got {got.reshape(-1)[i].item()!r} ref {ref.reshape(-1)[i].item()!r}"
         )
 
