@@ -77,3 +77,16 @@ def test_figure_script_draws_every_committed_figure(tmp_path):
     pages = "".join(p.read_text() for p in PAGES)
     unused = [name for name in committed if f"figures/{name}" not in pages]
     assert not unused, f"figures no page shows: {unused}"
+
+
+def test_performance_page_repeats_the_loss_memory_figures_exactly():
+    """The loss-memory table of the performance page is copied from the distributed-loss page: keep them equal."""
+    def rows(page):
+        lines = (DOCS / page).read_text().splitlines()
+        return [line.split("|")[1:3] for line in lines if line.startswith("| `") and "sigmoid_loss" in line
+                and line.split("|")[2].strip().isdigit()]
+
+    source, copy = rows("distributed-loss.md"), rows("performance.md")
+    assert len(source) >= 2, "no memory table found on distributed-loss.md"
+    assert [[c.strip() for c in r] for r in copy] == [[c.strip() for c in r] for r in source], (
+        "docs/performance.md and docs/distributed-loss.md give different loss-memory figures")
