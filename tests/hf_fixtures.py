@@ -8,7 +8,8 @@ import torch
 
 # Unequal text and vision widths, several heads and layers: small enough for seconds on a CPU, big enough that
 # a transposed weight or a wrong head split shows.
-TEXT = dict(vocab_size=300, hidden_size=32, intermediate_size=72, num_hidden_layers=2, num_attention_heads=4)
+TEXT = dict(vocab_size=300, hidden_size=32, intermediate_size=72, num_hidden_layers=2, num_attention_heads=4,
+            projection_size=48)  # the head projects the 32-wide text tower into the 48-wide vision space
 VISION = dict(hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, patch_size=4)
 
 

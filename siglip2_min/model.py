@@ -1,0 +1,106 @@
+"""The two-tower SigLIP2 model, its logits and loss hook, and the image classifier built on the vision tower.
+
+Paper: Zhai et al., "Sigmoid Loss for Language Image Pre-Training" (arXiv 2303.15343), section 3; Tschannen et
+al., "SigLIP 2" (arXiv 2502.14786). Upstream: HF `modeling_siglip2.py` (`Siglip2Model`,
+`Siglip2ForImageClassification`); big_vision `models/proj/image_text/two_towers.py`.
+
+logits_per_text[t, i] = cos(text_t, image_i) * exp(logit_scale) + logit_bias. The checkpoint stores the LOG of the
+temperature (`logit_scale`), and a learned bias; probabilities are sigmoid(logits), not a softmax over labels,
+so each (image, text) pair gets its own independent probability.
+
+Shapes: B = images, N = patch slots, P = p*p*3, T = texts, L = 64 tokens, E = embedding width, C = classes.
+"""
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import SigLIP2Config
+from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, sigmoid_loss
+from .text import TextTransformer
+from .vision import VisionTransformer, check_image_inputs
+
+
+@dataclass
+class SigLIP2Output:
+    """Field names as HF's `Siglip2Output`. Fields of a tower that was not run are None."""
+
+    logits_per_image: torch.Tensor | None = None  # [B, T]
+    logits_per_text: torch.Tensor | None = None  # [T, B]
+    image_embeds: torch.Tensor | None = None  # [B, E], L2-normalised
+    text_embeds: torch.Tensor | None = None  # [T, E], L2-normalised
+    loss: torch.Tensor | None = None  # scalar, with return_loss=True (needs B == T pairs)
+
+
+class SigLIP2(nn.Module):
+    def __init__(self, config: SigLIP2Config, attn="sdpa"):
+        super().__init__()
+        if config.vision.hidden_size != config.text.projection_size:
+            raise ValueError(f"vision width {config.vision.hidden_size} != text projection_size "
+                             f"{config.text.projection_size}: the embeddings would not be comparable")
+        self.config = config
+        self.text_model = TextTransformer(config.text, attn)
+        self.vision_model = VisionTransformer(config.vision, attn)
+        # Paper init for training from scratch (loss.py); loading a checkpoint overwrites both.
+        self.logit_scale = nn.Parameter(torch.tensor([INIT_LOGIT_SCALE]))
+        self.logit_bias = nn.Parameter(torch.tensor([INIT_LOGIT_BIAS]))
+
+    def encode_image(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False):
+        """Pooled image embeddings [B, E], before normalisation; with intermediates, (pooled, dict)."""
+        if self.vision_model.head is None:
+            raise ValueError("this vision tower has no MAP head (vision_use_head=False), so it has no pooled output")
+        intermediates = {} if return_intermediates else None
+        _, pooled = self.vision_model(pixel_values, pixel_attention_mask, spatial_shapes, intermediates)  # [B, E]
+        return (pooled, intermediates) if return_intermediates else pooled
+
+    def encode_text(self, input_ids, return_intermediates=False):
+        """Pooled text embeddings [T, E], before normalisation; with intermediates, (pooled, dict)."""
+        intermediates = {} if return_intermediates else None
+        pooled = self.text_model(input_ids, intermediates)  # [T, E]
+        return (pooled, intermediates) if return_intermediates else pooled
+
+    def forward(self, input_ids=None, pixel_values=None, pixel_attention_mask=None, spatial_shapes=None,
+                return_loss=False):
+        """Either tower alone, or both with their logits (and the sigmoid loss on B == T matching pairs)."""
+        out = SigLIP2Output()
+        if pixel_values is not None:
+            out.image_embeds = F.normalize(self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes),
+                                           dim=-1)  # [B, E]
+        if input_ids is not None:
+            out.text_embeds = F.normalize(self.encode_text(input_ids), dim=-1)  # [T, E]
+        if out.image_embeds is None or out.text_embeds is None:
+            if return_loss:
+                raise ValueError("return_loss=True needs both input_ids and pixel_values")
+            return out
+        scale, bias = self.logit_scale.exp(), self.logit_bias  # exp: the checkpoint stores log(temperature)
+        out.logits_per_text = out.text_embeds @ out.image_embeds.T * scale + bias  # [T, E] @ [E, B] -> [T, B]
+        out.logits_per_image = out.logits_per_text.T  # [B, T]
+        if return_loss:
+            out.loss = sigmoid_loss(out.image_embeds, out.text_embeds, self.logit_scale, self.logit_bias)
+        return out
+
+
+class ImageClassifier(nn.Module):
+    """HF `Siglip2ForImageClassification`: the vision tower, mean-pooled over valid patches, then a Linear.
+
+    The MAP head is not used (HF keeps its weights in the checkpoint but pools by averaging; weights.py skips them).
+    """
+
+    def __init__(self, config: SigLIP2Config, attn="sdpa"):
+        super().__init__()
+        if config.num_labels < 1:
+            raise ValueError("ImageClassifier needs config.num_labels >= 1 (an id2label in config.json)")
+        self.config = config
+        self.vision_model = VisionTransformer(replace(config.vision, use_head=False), attn)
+        self.classifier = nn.Linear(config.vision.hidden_size, config.num_labels)
+
+    def forward(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None):
+        """Class logits [B, C]."""
+        mask, spatial_shapes = check_image_inputs(self.config.vision, pixel_values, pixel_attention_mask,
+                                                  spatial_shapes)  # [B, N], [B, 2]; the mask defaults to h*w slots
+        x, _ = self.vision_model(pixel_values, mask, spatial_shapes)  # [B, N, D]
+        m = mask.to(x.dtype)[..., None]  # [B, N, 1]
+        pooled = (x * m).sum(dim=1) / m.sum(dim=1)  # [B, N, D] -> [B, D], mean over valid patches only
+        return self.classifier(pooled)  # [B, C]

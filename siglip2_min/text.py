@@ -1,0 +1,69 @@
+"""The text tower: token + position embeddings, encoder without a mask, final LayerNorm, last-token pooling, head.
+
+Upstream: HF `modeling_siglip.py` (`SiglipTextEmbeddings`, `SiglipTextTransformer`); big_vision
+`models/proj/image_text/text_transformer.py`. Differences to CLIP's text tower, where they bite:
+- No attention mask at all, not even a causal one: every token sees every other, padding included.
+- The pooled output is the hidden state at the LAST position (index 63), which is padding for any short text.
+  The model was trained that way (HF issue #39269: intended), so inputs must be padded to exactly 64 tokens:
+  `padding=True` (pad to the longest) ruins zero-shot accuracy, and so does any other length.
+- A `head` Linear maps the pooled state to the embedding space (projection_size; differs from the width only
+  for giant-opt).
+
+Shapes: T = texts, L = 64 tokens, D = text width, E = projection_size.
+"""
+
+import torch
+from torch import nn
+
+from .layers import Encoder
+
+
+class TextEmbeddings(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.token_embedding = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position_embedding = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+
+    def forward(self, input_ids):
+        # [T, L] -> [T, L, D] plus [L, D] broadcast over texts
+        return self.token_embedding(input_ids) + self.position_embedding.weight[: input_ids.shape[1]]
+
+
+class TextTransformer(nn.Module):
+    def __init__(self, config, attn="sdpa"):
+        super().__init__()
+        self.config = config
+        self.embeddings = TextEmbeddings(config)
+        self.encoder = Encoder(config.hidden_size, config.intermediate_size, config.num_attention_heads,
+                               config.num_hidden_layers, config.layer_norm_eps, attn)
+        self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.head = nn.Linear(config.hidden_size, config.projection_size)
+
+    def forward(self, input_ids, intermediates=None):
+        """Returns the pooled text embedding [T, E] (before L2 normalisation)."""
+        check_text_inputs(self.config, input_ids)
+        x = self.embeddings(input_ids)  # [T, L, D]
+        if intermediates is not None:
+            intermediates["text.embeddings"] = x
+        x = self.encoder(x, None, intermediates, "text")  # [T, L, D], no mask (see the module docstring)
+        x = self.final_layer_norm(x)  # [T, L, D]
+        pooled = self.head(x[:, -1])  # [T, D] at the last position -> [T, E]
+        if intermediates is not None:
+            intermediates["text.final_layer_norm"] = x
+            intermediates["text.pooled"] = pooled
+        return pooled
+
+
+def check_text_inputs(config, input_ids):
+    L = config.max_position_embeddings
+    if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
+        raise ValueError(f"input_ids must be an integer tensor [T, {L}], got "
+                         f"{getattr(input_ids, 'shape', type(input_ids).__name__)}")
+    if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
+        raise TypeError(f"input_ids must be integer token ids, got dtype {input_ids.dtype}")
+    if input_ids.shape[1] != L:
+        raise ValueError(f"input_ids must have exactly {L} tokens per text (EOS then 0-padding to {L}: the model "
+                         f"pools the last position and was trained at this length), got {input_ids.shape[1]}")
+    if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
+        raise ValueError(f"input_ids must lie in [0, {config.vocab_size}), got values in "
+                         f"[{int(input_ids.min())}, {int(input_ids.max())}]")

@@ -1,0 +1,136 @@
+"""Loading HF-format checkpoints: `config.json` plus safetensors, copied into the modules by name.
+
+Upstream: HF `modeling_utils.PreTrainedModel.from_pretrained` (the folder layout and shard index) and
+`convert_siglip2_to_hf.py` (the parameter names). Module and parameter names here are the checkpoint's, so
+loading is a copy by name plus this short list of transforms:
+
+1. FixRes checkpoints store the patch embedding as Conv2d weights [D, 3, p, p]; a stride-p, kernel-p convolution
+   is a Linear over patches flattened in (py, px, c) order, so the weight becomes
+   `W.permute(0, 2, 3, 1).reshape(D, p*p*3)`.
+2. Image-classification checkpoints carry `vision_model.head.*`, which HF's classifier never uses (it
+   mean-pools); those tensors are skipped.
+
+Safetensors only: a `.bin`/`.pt` pickle can execute code when loaded, so it is refused. Tensors are read one at
+a time into modules built on the meta device, so at no point are two full copies of the weights in memory.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from .config import from_hf_config
+from .layers import check_attn
+from .model import ImageClassifier, SigLIP2
+
+BUNDLED = Path(__file__).parent / "assets" / "tiny"  # the tiny model trained by `python -m siglip2_min.train`
+PATCH_KEY = "vision_model.embeddings.patch_embedding.weight"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be loaded: the message names the file or key and the shapes."""
+
+
+def resolve_model_path(path=None) -> Path:
+    """A model folder: the bundled tiny model for None, else `path` itself (an HF-layout folder)."""
+    if path is None:
+        if not (BUNDLED / "config.json").is_file():
+            raise FileNotFoundError(f"the bundled model is missing from {BUNDLED}; reinstall the package or train "
+                                    "it with `python -m siglip2_min.train --out DIR` and pass DIR")
+        return BUNDLED
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {str(path)!r} does not exist (expected an HF-layout folder with "
+                                "config.json and model.safetensors)")
+    return folder
+
+
+def read_config(folder):
+    """The model config from `folder/config.json`."""
+    file = Path(folder) / "config.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} is missing: a model folder needs config.json and model.safetensors")
+    try:
+        hf = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{file} is not valid JSON: {e}") from None
+    return from_hf_config(hf)
+
+
+def checkpoint_files(folder):
+    """{tensor name: safetensors file}: one `model.safetensors`, or the shards of `model.safetensors.index.json`."""
+    folder = Path(folder)
+    index, single = folder / "model.safetensors.index.json", folder / "model.safetensors"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{index} is not a valid shard index (needs a 'weight_map'): {e}") from None
+        return {name: folder / shard for name, shard in weight_map.items()}
+    if single.is_file():
+        return {name: single for name in _open(single).keys()}
+    pickles = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
+    hint = (f" Found {pickles}: pickle files can run arbitrary code when loaded, so they are not read; convert "
+            "them with transformers (`from_pretrained(...).save_pretrained(dir)` writes safetensors).") if pickles else ""
+    raise FileNotFoundError(f"no model.safetensors or model.safetensors.index.json in {folder}.{hint}")
+
+
+def _open(file):
+    try:
+        return safe_open(str(file), framework="pt")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint shard {file} is missing") from None
+    except Exception as e:  # safetensors raises its own error type for a truncated or corrupt header
+        raise CheckpointError(f"{file} is not a readable safetensors file: {e}") from None
+
+
+def _transform(name, tensor, config):
+    """Map one checkpoint tensor to this package's layout; None drops it (see the module docstring)."""
+    if config.num_labels and name.startswith("vision_model.head."):
+        return None
+    if name == PATCH_KEY and tensor.ndim == 4:
+        D, C, p, _ = tensor.shape
+        return tensor.permute(0, 2, 3, 1).reshape(D, p * p * C)  # Conv2d [D, 3, p, p] -> Linear [D, p*p*3]
+    return tensor
+
+
+def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa"):
+    """Load a SigLIP2 checkpoint folder (HF layout) into `SigLIP2`, or `ImageClassifier` for a classifier.
+
+    path: a folder with `config.json` and `model.safetensors` (or shards); None loads the bundled tiny model.
+    dtype: torch.float32, torch.bfloat16 or torch.float16 (float64 for parity tests); device: "cpu", "cuda", ...
+    attn: "sdpa" (fused kernel) or "eager" (the formula written out; same numbers to float rounding).
+    """
+    check_attn(attn)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
+    folder = resolve_model_path(path)
+    config = read_config(folder)
+    with torch.device("meta"):  # shapes only: the real tensors come from the file
+        model = (ImageClassifier if config.num_labels else SigLIP2)(config, attn=attn)
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+    files = checkpoint_files(folder)
+    handles = {file: _open(file) for file in set(files.values())}
+    state, problems = {}, []
+    for name, file in files.items():
+        if name not in expected:
+            if not (config.num_labels and name.startswith("vision_model.head.")):
+                problems.append(f"unexpected tensor {name!r} in {file.name}")
+            continue
+        try:
+            tensor = handles[file].get_tensor(name)
+        except Exception as e:
+            raise CheckpointError(f"cannot read tensor {name!r} from {file}: {e}") from None
+        tensor = _transform(name, tensor, config)
+        if tuple(tensor.shape) != expected[name]:
+            problems.append(f"{name!r} has shape {tuple(tensor.shape)} in {file.name}, the config needs {expected[name]}")
+            continue
+        state[name] = tensor.to(device=device, dtype=dtype)  # one tensor at a time: no second full copy
+    problems += [f"missing tensor {name!r} (shape {shape})" for name, shape in expected.items() if name not in files]
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise CheckpointError(f"checkpoint {folder} does not match its config.json:\n  {shown}")
+    model.load_state_dict(state, assign=True)
+    return model.eval().requires_grad_(False)
