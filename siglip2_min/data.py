@@ -34,7 +34,9 @@ COLOURS = {
 
 # Fraction of the shorter image side taken by the shape's bounding box. Even "small" stays at least a few
 # patches wide after NaFlex shrinks the image to the bundled model's 64 patches of 8 pixels.
-SIZES = {"small": (0.28, 0.38), "medium": (0.45, 0.6), "large": (0.68, 0.9)}
+SIZES = {"small": (0.35, 0.45), "medium": (0.5, 0.65), "large": (0.7, 0.9)}
+
+MAX_ROTATION = 15  # degrees; half of the non-circular shapes are drawn upright, as a hand drawing would be
 
 SPLITS = {"train": 0, "test": 1}  # each split is its own generator stream
 
@@ -52,6 +54,12 @@ PHRASINGS = (
     "a drawing of a {colour} {shape} on a {background} background",
     "there is a {size} {colour} {shape} {where}",
     "a {shape} in {colour}",
+    # Without the colour: the text then says nothing but the shape (and maybe size and position), so the image
+    # tower cannot satisfy it with colour alone. Colour is learned in a few steps either way.
+    "a {shape}",
+    "{shape}",
+    "a photo of a {shape}.",
+    "a {size} {shape} {where}",
 )
 
 
@@ -81,7 +89,13 @@ def sample(index, split="train", seed=0):
         raise TypeError(f"index must be an integer, got {type(index).__name__}")
     if index < 0:
         raise ValueError(f"index must be non-negative, got {index}")
-    rng = np.random.default_rng([int(seed), SPLITS[split], int(index)])
+    # Training samples come in blocks of 5 consecutive indices that share everything (image size, background,
+    # colour, size, position, caption phrasing) except the shape, one of each. Colour and position are learned
+    # in a few steps, but shape, which needs the spatial layout of several patches, is not: such "minimal pairs"
+    # in a batch are negatives that only shape can tell apart, which gives the shape words a strong gradient from
+    # the start. Held-out samples are independent draws.
+    block, slot = divmod(int(index), len(SHAPES)) if split == "train" else (int(index), 0)
+    rng = np.random.default_rng([int(seed), SPLITS[split], block])
 
     # Aspect ratio log-uniform in [1/3, 3], area from about 48x48 to 160x160 pixels.
     aspect = math.exp(rng.uniform(math.log(1 / 3), math.log(3)))  # width / height
@@ -91,7 +105,7 @@ def sample(index, split="train", seed=0):
 
     background, bg_rgb = _background(rng)
     colour = str(rng.choice(list(COLOURS)))
-    shape = str(rng.choice(SHAPES))
+    shape = SHAPES[(int(rng.integers(len(SHAPES))) + slot) % len(SHAPES)]
     size = str(rng.choice(list(SIZES)))
     rgb = _shade(rng, COLOURS[colour])
 
@@ -100,17 +114,19 @@ def sample(index, split="train", seed=0):
     # Centre anywhere that keeps the whole shape inside the image.
     cx = rng.uniform(extent / 2, width - extent / 2)
     cy = rng.uniform(extent / 2, height - extent / 2)
-    angle = 0.0 if shape == "circle" or rng.random() < 0.5 else rng.uniform(-20, 20)
+    phrasing = PHRASINGS[int(rng.integers(len(PHRASINGS)))]
+    noisy, noise_level = rng.random() < 0.3, rng.uniform(2, 8)
+    rng = np.random.default_rng([int(seed), SPLITS[split], int(index), 1])  # this sample's own draws
+    angle = 0.0 if shape == "circle" or rng.random() < 0.5 else rng.uniform(-MAX_ROTATION, MAX_ROTATION)
 
     image = Image.new("RGB", (width, height), bg_rgb)
-    if rng.random() < 0.3:  # faint pixel noise, so a perfectly flat background is not the only kind
-        noise = rng.normal(0, rng.uniform(2, 8), (height, width, 1))
+    if noisy:  # faint pixel noise, so a perfectly flat background is not the only kind
+        noise = rng.normal(0, noise_level, (height, width, 1))
         pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
         image = Image.fromarray(pixels)
     _draw(ImageDraw.Draw(image), shape, cx, cy, extent / 2, angle, rgb)
 
     where = _where(cx / width, cy / height)
-    phrasing = PHRASINGS[int(rng.integers(len(PHRASINGS)))]
     caption = phrasing.format(colour=colour, shape=shape, size=size, where=where, background=background)
     return Sample(image, colour, shape, size, where, background, caption)
 
