@@ -15,9 +15,10 @@ PATCH_SIZE = 4
 MAX_NUM_PATCHES = 16
 
 
-def make_model_folder(folder, seed=0):
+def make_model_folder(folder, seed=0, patch_size=PATCH_SIZE, max_num_patches=MAX_NUM_PATCHES):
     """Write the folder; returns (folder, hf_model), the HF model being the oracle for the same weights."""
-    hf_model = hf_fixtures.hf_naflex_model(seed=seed, num_patches=MAX_NUM_PATCHES)
+    hf_model = hf_fixtures.hf_naflex_model(seed=seed, num_patches=max_num_patches,
+                                           vision={"patch_size": patch_size})
     hf_model.save_pretrained(folder)
     train_tiny_spm(folder)  # vocab 300, as the text tower of hf_fixtures
     (folder / "preprocessor_config.json").write_text(json.dumps({
@@ -30,7 +31,7 @@ def make_model_folder(folder, seed=0):
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
         "resample": 2,
-        "patch_size": PATCH_SIZE,
-        "max_num_patches": MAX_NUM_PATCHES,
+        "patch_size": patch_size,
+        "max_num_patches": max_num_patches,
     }, indent=2))
     return folder, hf_model
