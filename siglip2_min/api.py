@@ -192,7 +192,7 @@ def embed_texts(model, processor, texts, *, batch_size=256, progress=None):
 
 
 def image_text_logits(model, image_embeds, text_embeds):
-    """Logits [N, T] of every (image, text) pair: `exp(logit_scale) * cos + logit_bias`; sigmoid them for probabilities."""
+    """Logits [N, T] of every (image, text) pair, `exp(logit_scale) * cos + logit_bias`; sigmoid gives probabilities."""
     scale = model.logit_scale.detach().float().cpu()
     bias = model.logit_bias.detach().float().cpu()
     return pair_logits(image_embeds, text_embeds, scale, bias).T  # [T, N] -> [N, T]
@@ -200,6 +200,8 @@ def image_text_logits(model, image_embeds, text_embeds):
 
 def apply_template(template, label):
     """The prompt for one label: `{}` or `{label}` in the template is replaced by the label."""
+    if not isinstance(template, str):
+        raise TypeError(f"template must be a string such as 'This is a photo of {{}}.', got {type(template).__name__}")
     for slot in ("{label}", "{}"):
         if slot in template:
             return template.replace(slot, label)

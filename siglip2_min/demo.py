@@ -20,7 +20,7 @@ DRAWINGS = [
     ("blue", "square", (160, 112)),
     ("green", "triangle", (112, 160)),
     ("purple", "star", (144, 144)),
-    ("orange", "cross", (192, 96)),
+    ("black", "cross", (192, 96)),
 ]
 
 

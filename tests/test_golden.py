@@ -55,7 +55,8 @@ def bundled():
     from siglip2_min.processor import load_processor
 
     data = _load(make_golden.BUNDLED_FILE)
-    assert data["source"] == make_golden.bundled_source(), f"the bundled model files changed since {make_golden.BUNDLED_FILE.name} was written: {HINT}"
+    assert data["source"] == make_golden.bundled_source(), (
+        f"the bundled model files changed since {make_golden.BUNDLED_FILE.name} was written: {HINT}")
     images, texts = make_golden.bundled_inputs()
     assert data["inputs"]["texts"] == texts, f"the golden inputs changed: {HINT}"
     return data, load_processor(hub.BUNDLED), images, texts
