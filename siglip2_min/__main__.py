@@ -25,8 +25,9 @@ SIGMOID_NOTE = (
 )
 
 
-def _error(message):
-    print(f"siglip2-min: error: {message}", file=sys.stderr)
+def _error(message, progress=None):
+    line = f"siglip2-min: error: {message}"
+    progress.message(line) if progress is not None else print(line, file=sys.stderr)
 
 
 def _load(args):
@@ -48,7 +49,7 @@ def _load(args):
     return model, processor, folder
 
 
-def _read_images(paths):
+def _read_images(paths, progress=None):
     """Read `paths`: ([(path, RGB image)] of the readable ones, {path: message} of the others, each printed)."""
     from .api import ImageReadError, load_image
 
@@ -57,7 +58,7 @@ def _read_images(paths):
         try:
             pairs.append((path, load_image(path)))
         except ImageReadError as err:
-            _error(str(err))
+            _error(str(err), progress)
             errors[path] = str(err)
     return pairs, errors
 
@@ -130,6 +131,9 @@ def cmd_embed(args):
     if Path(args.out).suffix != ".npz":
         _error(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); name it *.npz")
         return 2
+    if not Path(args.out).resolve().parent.is_dir():
+        _error(f"--out {args.out}: folder {Path(args.out).resolve().parent} does not exist")
+        return 2
     files, failed = _expand(args.inputs)
     loaded = _load(args)
     if loaded is None:
@@ -139,7 +143,7 @@ def cmd_embed(args):
     done, chunks = [], []
     try:
         for start in range(0, len(files), args.batch_size):
-            pairs, errors = _read_images(files[start : start + args.batch_size])
+            pairs, errors = _read_images(files[start : start + args.batch_size], bar)
             failed += len(errors)
             if pairs:
                 chunks.append(embed_images(model, processor, [im for _, im in pairs],

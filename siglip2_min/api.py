@@ -112,6 +112,14 @@ class Progress:
             self.stream.flush()
             self.last_draw = now
 
+    def message(self, text):
+        """Print a line above the counter (e.g. an error) without mixing the two on one line."""
+        if self.enabled and self.done:
+            self.stream.write("\r\033[K")  # back to the line start, clear it; update() redraws the counter
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self.last_draw = 0.0
+
     def close(self):
         if self.enabled:
             self.stream.write("\n")

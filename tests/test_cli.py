@@ -112,6 +112,8 @@ def test_embed_rejects_output_that_is_not_npz(tiny, pictures, tmp_path, capsys):
     code = main(["embed", str(pictures), "--out", str(tmp_path / "emb.pkl"), "--model", str(folder)])
     assert code == 2 and ".npz" in capsys.readouterr().err
     assert not (tmp_path / "emb.pkl").exists()
+    code = main(["embed", str(pictures), "--out", str(tmp_path / "no" / "emb.npz"), "--model", str(folder)])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
 def test_similarity_reports_cosine_logit_and_sigmoid(tiny, pictures, capsys):
