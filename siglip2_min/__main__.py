@@ -5,11 +5,15 @@
     siglip2-min embed photos/ --out emb.npz                # unit-length image embeddings, for scripts
     siglip2-min similarity a.png --texts "a cat" "a dog"   # one score per text
 
+Output for scripts: `classify --json` prints a JSON list with one object per input, in input order:
+`{"file": ..., "labels": [{"label": ..., "probability": ...}, ...]}` best first, or `{"file": ..., "error": ...}`.
+`embed --out FILE.npz` writes `embeddings` [N, D] float32 (unit length) and `paths` [N] (the images read, in
+order; unreadable ones are left out) and `model`; `np.load(FILE)` reads it without pickle.
+`similarity --json` prints `{"file": ..., "texts": [{"text", "cosine", "logit", "probability"}, ...]}`.
+
 `--model M` is a model folder or a Hugging Face id (see `siglip2_min.hub`); without it, the tiny model bundled
 with the package. An unreadable image gets a one-line error naming it on stderr, the other images are still
 processed, and the exit code is 1 when anything failed (2 for a usage error, as argparse does).
-
-Heavy imports (torch, the model) happen inside the commands, so `--help` is instant.
 """
 
 import argparse
