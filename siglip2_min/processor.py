@@ -1,0 +1,178 @@
+"""The SigLIP2 processor: images and text -> the tensors `model(**inputs)` takes, read from a checkpoint folder.
+
+Upstream: HF `processing_siglip2.py` / `processing_siglip.py`, which pair an image processor with a tokenizer and
+read `preprocessor_config.json` (FACTS.md sections 2 and 3). One processor serves both checkpoint families:
+
+  - NaFlex (`config.json` model_type "siglip2", `Siglip2ImageProcessor`): resize to a patch budget, pad to it;
+  - FixRes (model_type "siglip", `SiglipImageProcessor` with `size: {height, width}`): resize to S x S, full grid.
+
+Both give patches [B, N, p*p*3] with a mask and spatial shapes, so the model has a single input layout. Text is
+lowercased for both families (HF forgets to for FixRes checkpoints) and padded to 64 tokens.
+
+Letters: B images, N patches per image (budget), P = p*p*3, T texts, L = 64.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .naflex import BILINEAR, pixel_lut, preprocess
+from .tokenizer import TEXT_LENGTH, Tokenizer
+
+# Where `load_processor()` looks when no folder is given: the small checkpoint bundled with the package.
+BUNDLED = Path(__file__).parent / "assets"
+
+_NAFLEX_PROCESSORS = ("Siglip2ImageProcessor", "Siglip2ImageProcessorFast", "Siglip2ImageProcessorPil")
+_FIXRES_PROCESSORS = ("SiglipImageProcessor", "SiglipImageProcessorFast", "SiglipImageProcessorPil")
+
+
+class Processor:
+    """Callable: `processor(images=None, text=None, max_num_patches=None, patch_size=None)` -> dict of tensors.
+
+    Keys: `pixel_values` [B, N, P] float32, `pixel_attention_mask` [B, N] int32, `spatial_shapes` [B, 2] int64
+    (only when images are given), `input_ids` [T, 64] int64 (only when text is given).
+    """
+
+    def __init__(
+        self,
+        tokenizer_path,
+        naflex=True,
+        patch_size=16,
+        max_num_patches=256,
+        image_size=None,
+        lut=None,
+        resample=BILINEAR,
+        text_length=TEXT_LENGTH,
+        num_threads=None,
+    ):
+        self.tokenizer_path = Path(tokenizer_path)
+        self.naflex = naflex
+        self.patch_size = patch_size
+        self.max_num_patches = max_num_patches if naflex else None
+        self.image_size = None if naflex else tuple(image_size)  # FixRes (height, width) in pixels
+        self.lut = pixel_lut() if lut is None else lut  # [C, 256] uint8 -> model input
+        self.resample = resample
+        self.text_length = text_length
+        self.num_threads = num_threads  # None: torch.get_num_threads() at call time
+        self._tokenizer = None
+
+    @property
+    def tokenizer(self):
+        # Loaded on first use, so an image-only folder (e.g. a classifier) needs no tokenizer.model.
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer(self.tokenizer_path, length=self.text_length)
+        return self._tokenizer
+
+    def __call__(self, images=None, text=None, max_num_patches=None, patch_size=None):
+        if images is None and text is None:
+            raise ValueError("nothing to process: pass images=..., text=... or both")
+        out = {}
+        if images is not None:
+            if not self.naflex and max_num_patches is not None:
+                raise ValueError(
+                    "max_num_patches applies to NaFlex checkpoints; this FixRes checkpoint always resizes to "
+                    f"{self.image_size[0]}x{self.image_size[1]}"
+                )
+            threads = torch.get_num_threads() if self.num_threads is None else self.num_threads
+            arrays = preprocess(
+                images,
+                patch_size=self.patch_size if patch_size is None else patch_size,
+                max_num_patches=self.max_num_patches if max_num_patches is None else max_num_patches,
+                lut=self.lut,
+                fixed_size=self.image_size,  # None for NaFlex
+                resample=self.resample,
+                num_threads=threads,
+            )
+            names = ("pixel_values", "pixel_attention_mask", "spatial_shapes")
+            out.update({k: torch.from_numpy(v) for k, v in zip(names, arrays)})
+        if text is not None:
+            out["input_ids"] = self.tokenizer(text)  # [T, L]
+        return out
+
+    def __repr__(self):
+        if self.naflex:
+            images = f"NaFlex, patch {self.patch_size}, max_num_patches {self.max_num_patches}"
+        else:
+            images = f"FixRes {self.image_size[0]}x{self.image_size[1]}, patch {self.patch_size}"
+        return f"Processor({images}; text {self.text_length} tokens from {self.tokenizer_path})"
+
+
+def load_processor(path=None, num_threads=None):
+    """A `Processor` from an HF-layout checkpoint folder (`tokenizer.model`, `config.json`, `preprocessor_config.json`).
+
+    With `path=None`, the small checkpoint bundled in `siglip2_min/assets/`. Without `preprocessor_config.json`
+    the published checkpoints' settings are assumed (bilinear, x/255, mean = std = 0.5) with the patch size, budget
+    or image size from `config.json`.
+    """
+    if path is None:
+        if not (BUNDLED / "config.json").is_file():
+            raise FileNotFoundError(
+                f"load_processor() without a path loads the bundled checkpoint, but {BUNDLED} holds none; "
+                "pass the checkpoint folder: load_processor('path/to/folder')"
+            )
+        path = BUNDLED
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"checkpoint folder not found: {folder}")
+    config = _read_json(folder / "config.json")
+    pre = _read_json(folder / "preprocessor_config.json")
+    if config is None and pre is None:
+        raise FileNotFoundError(f"{folder} has neither config.json nor preprocessor_config.json")
+    config = config or {}
+    vision = config.get("vision_config", {})
+    text_length = config.get("text_config", {}).get("max_position_embeddings", TEXT_LENGTH)
+
+    kind = (pre or {}).get("image_processor_type")
+    if kind is None:
+        naflex = config.get("model_type", "siglip2") != "siglip"
+    elif kind in _NAFLEX_PROCESSORS + _FIXRES_PROCESSORS:
+        naflex = kind in _NAFLEX_PROCESSORS
+    else:
+        raise ValueError(
+            f"{folder / 'preprocessor_config.json'}: image_processor_type {kind!r} is not a SigLIP processor "
+            f"(expected one of {_NAFLEX_PROCESSORS + _FIXRES_PROCESSORS})"
+        )
+    if config.get("model_type") in ("siglip", "siglip2") and naflex != (config["model_type"] == "siglip2"):
+        raise ValueError(f"{folder}: config.json model_type {config['model_type']!r} does not match {kind!r}")
+
+    pre = pre or {}
+    patch_size = pre.get("patch_size", vision.get("patch_size", 16))
+    if "patch_size" in vision and patch_size != vision["patch_size"]:
+        raise ValueError(
+            f"{folder}: preprocessor patch_size {patch_size} differs from the model's {vision['patch_size']}"
+        )
+    if naflex:
+        image_size, max_num_patches = None, pre.get("max_num_patches", vision.get("num_patches", 256))
+    else:
+        size = pre.get("size") or {}
+        default = vision.get("image_size", 224)
+        image_size, max_num_patches = (size.get("height", default), size.get("width", default)), None
+    lut = pixel_lut(
+        rescale_factor=pre.get("rescale_factor", 1 / 255),
+        mean=pre.get("image_mean", 0.5),
+        std=pre.get("image_std", 0.5),
+        do_rescale=pre.get("do_rescale", True),
+        do_normalize=pre.get("do_normalize", True),
+    )
+    return Processor(
+        folder / "tokenizer.model",
+        naflex=naflex,
+        patch_size=patch_size,
+        max_num_patches=max_num_patches,
+        image_size=image_size,
+        lut=lut,
+        resample=Image.Resampling(pre.get("resample", BILINEAR)),
+        text_length=text_length,
+        num_threads=num_threads,
+    )
+
+
+def _read_json(path):
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
