@@ -75,8 +75,6 @@ def _as_list(items, what, single_types):
     """`items` as a list; a single item of `single_types` becomes a one-element list."""
     if isinstance(items, single_types):
         return [items]
-    if isinstance(items, np.ndarray) and items.ndim == 4:
-        return list(items)  # [N, H, W, C] -> N arrays [H, W, C]
     try:
         return list(items)
     except TypeError:
@@ -151,6 +149,8 @@ def embed_images(model, processor, images, *, batch_size=32, max_num_patches=Non
     Raises ImageReadError (a ValueError naming the file) for an unreadable path.
     """
     _check_two_towers(model)
+    if isinstance(images, np.ndarray):  # [H, W] or [H, W, C] is one image, [N, H, W, C] a batch
+        images = list(images) if images.ndim == 4 else [images]  # [N, H, W, C] -> N arrays [H, W, C]
     images = _as_list(images, "images", (Image.Image, str, Path))
     _check_batch_size(batch_size)
     device, dtype = _device_dtype(model)

@@ -116,6 +116,9 @@ def test_paths_arrays_and_pil_images_give_the_same_embeddings(tiny, tmp_path):
         assert_close(name, api.embed_images(model, processor, inputs), ref, atol=0)
     single = api.embed_images(model, processor, images[0])  # one image, not in a list
     assert_close("single image", single, ref[:1], atol=1e-6)
+    assert_close("single array", api.embed_images(model, processor, arrays[0]), ref[:1], atol=1e-6)
+    stacked = np.stack([arrays[0], arrays[0]])  # [2, H, W, 3]: a batch of two
+    assert_close("stacked arrays", api.embed_images(model, processor, stacked), ref[[0, 0]], atol=1e-6)
 
 
 def test_empty_inputs_give_empty_results(tiny):
