@@ -13,8 +13,8 @@ they need not sum to 1, several labels can be likely at once, and a right answer
 published checkpoints (a calibration choice of the sigmoid loss, not a bug; HF docs show 21% for a correct
 "2 cats"). Rank by probability, or by logit: same order.
 
-Images are Pillow images, uint8 numpy arrays [H, W], [H, W, 3] or [H, W, 4], or paths; they are read and
-converted to RGB one batch at a time, so a long list of paths does not fill memory.
+Images are Pillow images, uint8 numpy arrays [H, W], [H, W, 3] or [H, W, 4] (a stack [N, H, W, C] is N images),
+or paths; they are read and converted to RGB one batch at a time, so a long list of paths does not fill memory.
 
 Shapes: N images, T texts, D embedding width.
 """
