@@ -122,8 +122,9 @@ def resolve_model(name_or_path=None, allow_download=True):
         lacking = missing_files(BUNDLED)
         if lacking:
             raise FileNotFoundError(
-                f"the bundled tiny model is incomplete: {BUNDLED} lacks {', '.join(lacking)}. "
-                "Rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny`, or pass --model."
+                f"the bundled tiny model is missing: {BUNDLED} lacks {', '.join(lacking)}. Reinstall the "
+                "package, or rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny`, or pass "
+                "a model (--model / load_model(path))."
             )
         return BUNDLED
     path = Path(name_or_path).expanduser()
