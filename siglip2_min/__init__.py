@@ -6,11 +6,15 @@
 """
 
 from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig, from_hf_config, param_count
-from .loss import sigmoid_loss
+from .loss import chunked_sigmoid_loss, distributed_sigmoid_loss, sigmoid_loss
 from .model import ImageClassifier, SigLIP2, SigLIP2Output
+from .processor import Processor, load_processor
+from .tokenizer import Tokenizer
 from .weights import CheckpointError, load_model
 
 __all__ = [
     "PRESETS", "SigLIP2Config", "TextConfig", "VisionConfig", "from_hf_config", "param_count",
-    "sigmoid_loss", "ImageClassifier", "SigLIP2", "SigLIP2Output", "CheckpointError", "load_model",
+    "sigmoid_loss", "chunked_sigmoid_loss", "distributed_sigmoid_loss",
+    "SigLIP2", "SigLIP2Output", "ImageClassifier", "CheckpointError", "load_model",
+    "Processor", "load_processor", "Tokenizer",
 ]

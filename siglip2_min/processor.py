@@ -20,9 +20,9 @@ from PIL import Image
 
 from .naflex import BILINEAR, pixel_lut, preprocess
 from .tokenizer import TEXT_LENGTH, Tokenizer
+from .weights import resolve_model_path
 
 # Where `load_processor()` looks when no folder is given: the small checkpoint bundled with the package.
-BUNDLED = Path(__file__).parent / "assets"
 
 _NAFLEX_PROCESSORS = ("Siglip2ImageProcessor", "Siglip2ImageProcessorFast", "Siglip2ImageProcessorPil")
 _FIXRES_PROCESSORS = ("SiglipImageProcessor", "SiglipImageProcessorFast", "SiglipImageProcessorPil")
@@ -102,20 +102,11 @@ class Processor:
 def load_processor(path=None, num_threads=None):
     """A `Processor` from an HF-layout checkpoint folder (`tokenizer.model`, `config.json`, `preprocessor_config.json`).
 
-    With `path=None`, the small checkpoint bundled in `siglip2_min/assets/`. Without `preprocessor_config.json`
+    With `path=None`, the tiny model bundled in `siglip2_min/assets/tiny/`. Without `preprocessor_config.json`
     the published checkpoints' settings are assumed (bilinear, x/255, mean = std = 0.5) with the patch size, budget
     or image size from `config.json`.
     """
-    if path is None:
-        if not (BUNDLED / "config.json").is_file():
-            raise FileNotFoundError(
-                f"load_processor() without a path loads the bundled checkpoint, but {BUNDLED} holds none; "
-                "pass the checkpoint folder: load_processor('path/to/folder')"
-            )
-        path = BUNDLED
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"checkpoint folder not found: {folder}")
+    folder = resolve_model_path(path)  # None: the bundled model; same rules as load_model
     config = _read_json(folder / "config.json")
     pre = _read_json(folder / "preprocessor_config.json")
     if config is None and pre is None:

@@ -169,13 +169,15 @@ def test_missing_tokenizer_model_is_named_when_text_is_given(tmp_path):
 
 
 def test_no_path_and_no_bundled_model_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(processor_module, "BUNDLED", tmp_path / "assets")
-    with pytest.raises(FileNotFoundError, match="pass the checkpoint folder"):
+    import siglip2_min.weights
+
+    monkeypatch.setattr(siglip2_min.weights, "BUNDLED", tmp_path / "assets")
+    with pytest.raises(FileNotFoundError, match="the bundled model is missing"):
         load_processor()
 
 
 def test_bad_folders_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="checkpoint folder not found"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         load_processor(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="neither config.json nor preprocessor_config.json"):
         load_processor(tmp_path)
