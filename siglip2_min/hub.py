@@ -18,7 +18,7 @@ Upstream: `huggingface_hub.constants` (cache location rules) and `file_download`
 import os
 from pathlib import Path
 
-BUNDLED = Path(__file__).resolve().parent / "assets" / "tiny"
+from .weights import BUNDLED  # one bundled-model path for load_model, load_processor and this module
 
 # What a model folder must hold for `load_model` + `load_processor`: the HF layout of the published checkpoints.
 MODEL_FILES = ("config.json", "model.safetensors")
