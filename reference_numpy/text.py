@@ -1,0 +1,53 @@
+"""The SigLIP2 text tower in numpy: token + position embeddings, encoder, final LayerNorm, last-token pooling, head.
+
+Mirrors `siglip2_min/text.py` function for function (TextEmbeddings, TextTransformer, check_text_inputs).
+Paper: SigLIP (arXiv 2303.15343) section 4 and SigLIP2 (arXiv 2502.14786) section 2. Upstream: big_vision
+`models/proj/image_text/text_transformer.py`, HF `modeling_siglip.py` (SiglipTextEmbeddings,
+SiglipTextTransformer).
+
+Letters: T texts, L tokens per text (64), Dt text width, P projection width (the joint embedding width).
+"""
+
+import numpy as np
+
+from .layers import encoder, layer_norm, linear
+
+
+def text_embeddings(input_ids, token_embedding, position_embedding):
+    L = input_ids.shape[1]
+    tokens = token_embedding["weight"][input_ids]  # [T, L] -> [T, L, Dt]
+    return tokens + position_embedding["weight"][:L]  # [T, L, Dt] + [L, Dt] -> [T, L, Dt]
+
+
+def text_transformer(input_ids, params, config):
+    """Token ids -> pooled text embedding [T, P] (before normalisation) and the named intermediates.
+
+    `params` is the checkpoint's `text_model` subtree. No attention mask: padding tokens are attended to, and the
+    model pools the LAST position even when it is padding; that is how the checkpoints were trained (FACTS
+    section 2), so texts are padded to exactly 64 tokens as in training.
+    """
+    check_text_inputs(config, input_ids)
+    out = {}
+    x = text_embeddings(input_ids, **params["embeddings"])  # [T, L, Dt]
+    out["text.embeddings"] = x
+    x, hidden = encoder(x, params["encoder"]["layers"], config["num_heads"], config["eps"])  # [T, L, Dt] no mask
+    out.update({f"text.block{i:02d}": h for i, h in enumerate(hidden)})
+    x = layer_norm(x, **params["final_layer_norm"], eps=config["eps"])  # [T, L, Dt]
+    out["text.final_layer_norm"] = x
+    pooled = linear(x[:, -1], **params["head"])  # [T, L, Dt] -> [T, Dt] at the last position -> [T, P]
+    out["text.pooled"] = pooled
+    return pooled, out
+
+
+def check_text_inputs(config, input_ids):
+    L, V = config["max_position_embeddings"], config["vocab_size"]
+    if not isinstance(input_ids, np.ndarray) or input_ids.ndim != 2:
+        raise ValueError(f"input_ids must be integer token ids [T, {L}], got "
+                         f"{getattr(input_ids, 'shape', type(input_ids).__name__)}")
+    if not np.issubdtype(input_ids.dtype, np.integer):
+        raise TypeError(f"input_ids must be integer token ids, got dtype {input_ids.dtype}")
+    if input_ids.shape[1] != L:
+        raise ValueError(f"input_ids must have exactly {L} tokens per text (EOS then 0-padding to {L}: the model "
+                         f"pools the last position and was trained at this length), got {input_ids.shape[1]}")
+    if input_ids.size and (input_ids.min() < 0 or input_ids.max() >= V):
+        raise ValueError(f"input_ids must lie in [0, {V}), got values in [{input_ids.min()}, {input_ids.max()}]")
