@@ -98,13 +98,13 @@ def test_embed_folder_writes_npz_readable_without_pickle(tiny, pictures, tmp_pat
 
 
 def test_embed_progress_and_success(tiny, pictures, tmp_path, capsys):
-    folder, _, _ = tiny
+    folder, model, _ = tiny
     out = tmp_path / "two.npz"
     code = main(["embed", str(pictures / "b_red.png"), str(pictures / "a_blue.jpg"), "--out", str(out),
                  "--model", str(folder), "--batch-size", "1", "--progress"])
     err = capsys.readouterr().err
     assert code == 0 and "embed  2/2  100%" in err
-    assert np.load(out)["embeddings"].shape == (2, 48)
+    assert np.load(out)["embeddings"].shape == (2, model.config.text.projection_size)
 
 
 def test_embed_rejects_output_that_is_not_npz(tiny, pictures, tmp_path, capsys):
