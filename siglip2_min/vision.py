@@ -69,8 +69,9 @@ class VisionEmbeddings(nn.Module):
         if not self.config.naflex:
             return table.expand(len(spatial_shapes), -1, -1)  # FixRes: the one grid the table was trained for
         G = self.config.grid_size
-        # HF upcasts to fp32 on CPU only; resizing in fp32 everywhere keeps bf16/fp16 runs device-independent.
-        table = table.float().reshape(G, G, -1)  # [G*G, D] -> [G, G, D]
+        # HF upcasts to fp32 on CPU only; resizing in (at least) fp32 everywhere keeps bf16/fp16 runs
+        # device-independent, and float64 models resize in float64 (the numpy twin's parity at 1e-10).
+        table = table.to(torch.promote_types(table.dtype, torch.float32)).reshape(G, G, -1)  # [G*G, D] -> [G, G, D]
         out = table.new_empty(len(spatial_shapes), num_slots, table.shape[-1])  # [B, N, D]
         resized = {}  # one resize per distinct grid in the batch
         for i, (h, w) in enumerate(spatial_shapes.tolist()):
@@ -180,6 +181,9 @@ def check_image_inputs(config, pixel_values, pixel_attention_mask, spatial_shape
     sizes = spatial_shapes.prod(dim=1)  # [B] valid patches per image
     if (sizes > N).any():
         raise ValueError(f"spatial_shapes {spatial_shapes.tolist()} need more than the N = {N} patch slots given")
+    if not config.naflex and N != config.num_patches:
+        raise ValueError(f"this FixRes model takes exactly {config.num_patches} patches per image "
+                         f"({config.grid_size}x{config.grid_size}), got N = {N}")
     if not config.naflex and (spatial_shapes != config.grid_size).any():
         raise ValueError(f"this FixRes model has a fixed {config.grid_size}x{config.grid_size} patch grid "
                          f"({config.image_size}px images); got spatial_shapes {spatial_shapes.tolist()}")

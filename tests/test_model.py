@@ -100,6 +100,9 @@ def test_fixres_refuses_a_grid_other_than_its_own(fixres_checkpoint):
     pv, mask, ss = naflex_inputs([(2, 8)], 16)
     with pytest.raises(ValueError, match="fixed 4x4 patch grid"):
         ours.encode_image(pv, mask, ss)
+    pv, mask, ss = naflex_inputs([(4, 4)], 18)
+    with pytest.raises(ValueError, match="exactly 16 patches per image"):
+        ours.encode_image(pv, mask, ss)
 
 
 def test_image_classifier_matches_hf(classifier_checkpoint):

@@ -57,17 +57,9 @@ def test_import_does_not_load_torch(checkpoints):
     assert result.stdout.strip() == "[]", f"importing and running reference_numpy loaded {result.stdout.strip()}"
 
 
-# siglip2_min resizes the NaFlex position table in float32 even in a float64 model (vision.py, `table.float()`),
-# which puts ~3e-8 into vision.embeddings. With `table.to(torch.promote_types(table.dtype, torch.float32))` every
-# difference is ~1e-15 (checked on a copy). strict: once torch is fixed, this XPASSes and the marker must go.
-TORCH_FP32_RESIZE = pytest.mark.xfail(strict=True, reason="siglip2_min resizes the position table in float32")
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("family", ["naflex", "fixres"])
-def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dtype, request):
-    if (family, dtype) == ("naflex", "float64"):
-        request.applymarker(TORCH_FP32_RESIZE)
+def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dtype):
     # Tolerances: compare.TOLERANCES (1e-10 abs + rel in float64, 1e-5 in float32), with the reasons there.
     rows, first = compare.compare(checkpoints[family][0], dtype, file=open(os.devnull, "w"))
     names = [row.name for row in rows]
@@ -76,10 +68,8 @@ def test_twin_matches_torch_model_at_every_intermediate(checkpoints, family, dty
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_classifier_twin_matches_torch_model(classifier_checkpoint, dtype, request):
+def test_classifier_twin_matches_torch_model(classifier_checkpoint, dtype):
     # Siglip2ForImageClassification: vision intermediates and the class logits (mean pooling over valid patches).
-    if dtype == "float64":
-        request.applymarker(TORCH_FP32_RESIZE)
     rows, first = compare.compare(classifier_checkpoint[0], dtype, file=open(os.devnull, "w"))
     assert [row.name for row in rows][-2:] == ["vision.post_layernorm", "logits"], rows
     assert first is None, f"classifier {dtype}: first divergence at {first}\n{compare.format_table(rows)}"
@@ -101,8 +91,7 @@ def test_compare_names_the_first_diverging_intermediate(checkpoints, tmp_path, m
 
 def test_compare_command_line_exits_zero_and_prints_every_name(checkpoints):
     env = {**os.environ, "PYTHONPATH": ROOT}
-    # float32: see TORCH_FP32_RESIZE for why float64 does not pass on NaFlex yet
-    command = [sys.executable, "-m", "reference_numpy.compare", str(checkpoints["naflex"][0]), "--dtype", "float32"]
+    command = [sys.executable, "-m", "reference_numpy.compare", str(checkpoints["naflex"][0]), "--dtype", "float64"]
     result = subprocess.run(command,
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
