@@ -98,10 +98,11 @@ def cmd_classify(args):
     if loaded is None:
         return 1
     model, processor, _ = loaded
-    rows, failed = [], 0
+    files, failed = _expand(args.images)
+    rows = []
     # Read and classify one batch at a time: a long list of large photos never sits in memory at once.
-    for start in range(0, len(args.images), args.batch_size):
-        chunk = args.images[start : start + args.batch_size]
+    for start in range(0, len(files), args.batch_size):
+        chunk = files[start : start + args.batch_size]
         pairs, errors = _read_images(chunk)
         failed += len(errors)
         ranked = iter(zero_shot(model, processor, [im for _, im in pairs], args.labels, args.template,
@@ -232,7 +233,7 @@ def build_parser():
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("classify", help="rank labels for each image (zero-shot)", description=SIGMOID_NOTE)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders searched for images")
     p.add_argument("--labels", nargs="+", required=True, metavar="LABEL")
     p.add_argument("--template", default="This is a photo of {}.",
                    help="prompt for each label, '{}' marks the label (default: %(default)r)")

@@ -71,6 +71,9 @@ def test_classify_table_and_success_exit_code(tiny, pictures, capsys):
     lines = out.splitlines()
     assert lines[0].endswith("b_red.png") and len(lines) == 3  # file, then the top 2 labels
     assert all(line.split()[-1] in ("red", "blue", "green") for line in lines[1:])
+    code = main(["classify", str(pictures / "sub"), "--labels", "red", "green", "--model", str(folder), "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and [r["file"] for r in rows] == [str(pictures / "sub" / "c_green.png")]  # a folder expands
 
 
 def test_max_patches_changes_the_patch_budget(tiny, pictures, capsys):
