@@ -73,43 +73,52 @@ class _ChunkedSigmoidLoss(torch.autograd.Function):
     def forward(ctx, image, text, logit_scale, logit_bias, chunk_size):
         ctx.save_for_backward(image, text, logit_scale, logit_bias)
         ctx.chunk_size = chunk_size
-        scale = logit_scale.exp()
-        total = image.new_zeros(())
+        dt, scale, bias = _logit_dtype(image, logit_scale, logit_bias)
+        total = torch.zeros((), dtype=torch.promote_types(dt, torch.float32), device=image.device)
         for i0 in range(0, text.shape[0], chunk_size):
-            u = text[i0 : i0 + chunk_size] @ image.T  # [c, D] @ [D, n] -> [c, n] cosines
-            u.mul_(scale).add_(logit_bias)  # [c, n] logits
+            u = (text[i0 : i0 + chunk_size] @ image.T).to(dt)  # [c, D] @ [D, n] -> [c, n] cosines
+            u.mul_(scale).add_(bias)  # [c, n] logits
             u.diagonal(i0).neg_()  # [c, n] -z * logits: positives flipped
             # softplus(u) = max(u, 0) + log1p(exp(-|u|)), in place. Not F.softplus: it returns u itself above
             # u = 20, an error of e^-20 ~ 2e-9 per term, visible in float64.
             total += F.relu(u).sum()
             total += u.abs_().neg_().exp_().log1p_().sum()
-        return total / text.shape[0]  # mean over texts, as in sigmoid_loss
+        return (total / text.shape[0]).to(dt)  # mean over texts, as in sigmoid_loss
 
     @staticmethod
     def backward(ctx, grad_out):
         image, text, logit_scale, logit_bias = ctx.saved_tensors
-        scale = logit_scale.exp()
-        g_scale = grad_out / text.shape[0]  # d(loss)/d(sum of the terms)
+        dt, scale, bias = _logit_dtype(image, logit_scale, logit_bias)
+        g_scale = grad_out.to(dt) / text.shape[0]  # d(loss)/d(sum of the terms)
         grad_image = torch.zeros_like(image)  # [n, D]
         grad_text = torch.empty_like(text)  # [n, D]
-        grad_cos_dot = image.new_zeros(())  # sum of dterm/dlogit * cosine, for logit_scale
-        grad_bias = image.new_zeros(())  # sum of dterm/dlogit, for logit_bias
+        acc = dict(dtype=torch.promote_types(dt, torch.float32), device=image.device)
+        grad_cos_dot = torch.zeros((), **acc)  # sum of dterm/dlogit * cosine, for logit_scale
+        grad_bias = torch.zeros((), **acc)  # sum of dterm/dlogit, for logit_bias
         for i0 in range(0, text.shape[0], ctx.chunk_size):
             t = text[i0 : i0 + ctx.chunk_size]  # [c, D]
-            cos = t @ image.T  # [c, n]
-            g = cos * scale + logit_bias  # [c, n] logits
+            cos = (t @ image.T).to(dt)  # [c, n]
+            g = cos * scale + bias  # [c, n] logits
             # d softplus(-z x)/dx = -z * sigmoid(-z x): flip the diagonal, sigmoid, flip back.
             g.diagonal(i0).neg_()
             g.sigmoid_()
             g.diagonal(i0).neg_()  # [c, n] dterm/dlogit
             grad_cos_dot += torch.vdot(g.reshape(-1), cos.reshape(-1))
             grad_bias += g.sum()
+            g = g.to(image.dtype)  # a no-op unless the logit parameters are wider than the embeddings
             grad_text[i0 : i0 + ctx.chunk_size] = g @ image * (scale * g_scale)  # [c, n] @ [n, D] -> [c, D]
             grad_image += g.T @ t * (scale * g_scale)  # [n, c] @ [c, D] -> [n, D]
         # logit = cos * exp(logit_scale) + logit_bias, so dlogit/dlogit_scale = cos * exp(logit_scale).
-        grad_logit_scale = (grad_cos_dot * scale * g_scale).reshape(logit_scale.shape)
-        grad_logit_bias = (grad_bias * g_scale).reshape(logit_bias.shape)
+        grad_logit_scale = (grad_cos_dot * scale * g_scale).reshape(logit_scale.shape).to(logit_scale.dtype)
+        grad_logit_bias = (grad_bias * g_scale).reshape(logit_bias.shape).to(logit_bias.dtype)
         return grad_image, grad_text, grad_logit_scale, grad_logit_bias, None
+
+
+def _logit_dtype(image, logit_scale, logit_bias):
+    """The dtype `sigmoid_loss` computes the logits in (e.g. float32 for bfloat16 embeddings and float32
+    logit parameters), with exp(logit_scale) and logit_bias as 0-d tensors of that dtype."""
+    dt = torch.promote_types(torch.promote_types(image.dtype, logit_scale.dtype), logit_bias.dtype)
+    return dt, logit_scale.to(dt).exp().reshape(()), logit_bias.to(dt).reshape(())
 
 
 def chunked_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias, chunk_size):
@@ -186,8 +195,12 @@ def distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias,
     """
     _check_pairs("distributed_sigmoid_loss", image_embeds, text_embeds)
     if not dist.is_available() or not dist.is_initialized():
-        raise RuntimeError("distributed_sigmoid_loss needs torch.distributed initialised; use sigmoid_loss on one process")
+        raise RuntimeError(
+            "distributed_sigmoid_loss needs torch.distributed initialised; use sigmoid_loss on one process"
+        )
     rank, world = dist.get_rank(group), dist.get_world_size(group)
+    if rank < 0:
+        raise ValueError(f"rank {dist.get_rank()} is not a member of the process group passed as `group`")
     # Gather (b_r, D) of every rank: the ring must know how many rows arrive at each step.
     shape = torch.tensor(image_embeds.shape, dtype=torch.int64, device=image_embeds.device)  # [2]
     shapes = [torch.empty_like(shape) for _ in range(world)]  # W x [2]
@@ -195,7 +208,8 @@ def distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias,
     sizes = [int(s[0]) for s in shapes]
     widths = {int(s[1]) for s in shapes}
     if min(sizes) < 1 or len(widths) != 1:
-        raise ValueError(f"every rank needs >= 1 pair and the same width D; got [b, D] per rank: {[s.tolist() for s in shapes]}")
+        per_rank = [s.tolist() for s in shapes]
+        raise ValueError(f"every rank needs >= 1 pair and the same width D; got [b, D] per rank: {per_rank}")
 
     image = F.normalize(image_embeds, dim=-1)  # [b_r, D]
     text = F.normalize(text_embeds, dim=-1)  # [b_r, D]

@@ -35,8 +35,9 @@ def _assert_close(got, ref, atol, rtol, what):
     bound = atol + rtol * ref.abs()
     if not bool((err <= bound).all()):
         i = int((err - bound).argmax())
+        rel = (err / ref.abs().clamp_min(1e-300)).max().item()
         raise AssertionError(
-            f"{what}: max abs err {err.max().item():.3e}, max rel err {(err / ref.abs().clamp_min(1e-300)).max().item():.3e}, "
+            f"{what}: max abs err {err.max().item():.3e}, max rel err {rel:.3e}, "
             f"worst at flat index {i}: got {got.reshape(-1)[i].item()!r} ref {ref.reshape(-1)[i].item()!r}"
         )
 
@@ -118,3 +119,19 @@ def test_mismatched_embeddings_are_refused(fn, shapes):
     img, txt = torch.randn(*shapes[0]), torch.randn(*shapes[1])
     with pytest.raises(ValueError, match=r"same shape \[n, D\]"):
         fn(img, txt, torch.tensor(0.0), torch.tensor(0.0))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_chunked_follows_full_with_low_precision_embeddings_and_float32_parameters(dtype):
+    # What autocast produces: half-precision embeddings, float32 logit_scale/logit_bias of shape [1], as in the model.
+    img, txt, s, b = _inputs(40, 16, seed=5, dtype=torch.float32)
+    img, txt = img.detach().to(dtype).requires_grad_(), txt.detach().to(dtype).requires_grad_()
+    s, b = s.detach().reshape(1).requires_grad_(), b.detach().reshape(1).requires_grad_()
+    ref_loss, ref_grads = _grads(sigmoid_loss, img, txt, s, b)
+    loss, grads = _grads(chunked_sigmoid_loss, img, txt, s, b, chunk_size=7)
+    assert loss.dtype == ref_loss.dtype and [g.dtype for g in grads] == [g.dtype for g in ref_grads]
+    # Both compute the logits in float32; the embedding gradients are rounded to `dtype` (eps 7.8e-3 for
+    # bfloat16) after different float32 sums, so compare them relative to their largest entry.
+    _assert_close(loss.float(), ref_loss.float(), atol=0, rtol=1e-5, what=f"{dtype} loss")
+    for name, g, r in zip(("image", "text", "logit_scale", "logit_bias"), grads, ref_grads):
+        _assert_close(g.double(), r.double(), atol=2e-2 * r.abs().max().item(), rtol=0, what=f"{dtype} d/d{name}")

@@ -7,7 +7,6 @@ their global gradients, and each rank's embedding gradients equal W times the gl
 A failed check raises in the rank, which fails `mp.spawn` with the rank's traceback.
 """
 
-import os
 import socket
 
 import pytest
@@ -34,7 +33,8 @@ def _check(got, ref, atol, rtol, what):
     bound = atol + rtol * ref.abs()
     assert bool((err <= bound).all()), (
         f"rank {dist.get_rank()}: {what}: max abs err {err.max().item():.3e}, "
-        f"max rel err {(err / ref.abs().clamp_min(1e-300)).max().item():.3e} at flat index {int((err - bound).argmax())}"
+        f"max rel err {(err / ref.abs().clamp_min(1e-300)).max().item():.3e} "
+        f"at flat index {int((err - bound).argmax())}"
     )
 
 
@@ -43,7 +43,8 @@ def _global_batch(sizes, d, seed):
     n = sum(sizes)
     img = torch.randn(n, d, generator=g, dtype=torch.float64)
     txt = torch.randn(n, d, generator=g, dtype=torch.float64) + 1.5 * img  # positives clearly positive
-    scale, bias = torch.tensor(INIT_LOGIT_SCALE + 0.3, dtype=torch.float64), torch.tensor(INIT_LOGIT_BIAS + 4.0, dtype=torch.float64)
+    scale = torch.tensor(INIT_LOGIT_SCALE + 0.3, dtype=torch.float64)
+    bias = torch.tensor(INIT_LOGIT_BIAS + 4.0, dtype=torch.float64)
     return img, txt, scale, bias
 
 
@@ -107,6 +108,12 @@ def _worker(rank, world, port):
             group = dist.new_group(members)
             if rank in members:
                 _check_against_global([2, 3, 1][: len(members)], d=3, seed=30 + world, group=group, members=members)
+            else:
+                try:
+                    distributed_sigmoid_loss(x, x, torch.tensor(0.0), torch.tensor(0.0), group=group)
+                    raise AssertionError("a rank outside `group` was not refused")
+                except ValueError as e:
+                    assert "not a member" in str(e), str(e)
         dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -79,7 +79,8 @@ def main():
     print(f"{'variant':>24} {'extra MiB':>10} {'/ full':>7} {'seconds':>8} {'loss':>12}")
     for r in rows:
         name = "sigmoid_loss" if r["chunk"] == 0 else f"chunked, chunk={r['chunk']}"
-        print(f"{name:>24} {r['extra_mib']:>10.0f} {r['extra_mib'] / full['extra_mib']:>7.3f} {r['seconds']:>8.2f} {r['loss']:>12.6f}")
+        ratio = r["extra_mib"] / full["extra_mib"]
+        print(f"{name:>24} {r['extra_mib']:>10.0f} {ratio:>7.3f} {r['seconds']:>8.2f} {r['loss']:>12.6f}")
 
 
 if __name__ == "__main__":
