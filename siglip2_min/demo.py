@@ -75,9 +75,9 @@ def run(model, processor, folder, save=None, json_out=False, template="This is a
     print(f"labels: {len(names)} ({names[0]!r} ... {names[-1]!r}) in the template {template!r}\n")
     print(f"{'drawn':<18} {'size':>8}   {'best guess':<18} {'p':>6}   {'runner-up':<18} {'p':>6}")
     for truth, (_, _, (w, h)), r in zip(truths, DRAWINGS, ranked):
-        mark = "ok" if r[0].label == truth else f"(p of the right label {dict(r)[truth]:.3f})"
-        print(f"{truth:<18} {f'{w}x{h}':>8}   {r[0].label:<18} {r[0].probability:6.3f}   "
-              f"{r[1].label:<18} {r[1].probability:6.3f}   {mark}")
+        mark = "ok" if r[0].label == truth else f"(p of the right label {dict(r)[truth]:.4f})"
+        print(f"{truth:<18} {f'{w}x{h}':>8}   {r[0].label:<18} {r[0].probability:6.4f}   "
+              f"{r[1].label:<18} {r[1].probability:6.4f}   {mark}")
     right = sum(r[0].label == t for t, r in zip(truths, ranked))
     print(f"\n{right} of {len(truths)} right. Scores are sigmoid probabilities, one independent yes/no per label: "
           "they need not sum to 1.")
