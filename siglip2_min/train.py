@@ -1,0 +1,397 @@
+"""Train the bundled tiny SigLIP2 (NaFlex) from scratch on the procedural shapes dataset, on a CPU, in minutes.
+
+    python -m siglip2_min.train --out DIR [--steps 600] [--seed 0] [--batch-size 256]
+    torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, split over N ranks
+
+What it does, in order: train a tiny SentencePiece tokenizer with the Gemma options (FACTS section 2) on every
+caption the dataset can produce; build a small two-tower SigLIP2 with big_vision's initialisation and the paper's
+logit_scale = log 10, logit_bias = -10 (SigLIP paper section 3.1); train it with the sigmoid loss (`loss.py`), AdamW,
+linear warmup then cosine decay, on batches drawn on the fly from `data.py`; write the model in the Hugging Face
+layout (config.json, model.safetensors, tokenizer.model, tokenizer_config.json, preprocessor_config.json);
+evaluate zero-shot colour and shape accuracy and image-to-caption R@1 on 500 held-out images.
+
+Upstream: big_vision `trainers/proj/image_text/siglip.py` (the training step) and `configs/proj/image_text/siglip2.py`.
+Seeded: with the same seed, batch size and thread count, two runs on one machine give the same weights.
+
+Shapes: B = batch size (images = texts), N = max patches, P = patch_size**2 * 3, D = embedding width.
+"""
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from . import data
+from .config import SigLIP2Config, TextConfig, VisionConfig, to_hf_config
+from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
+from .model import SigLIP2
+from .processor import load_processor
+
+TEMPLATE = "This is a photo of {}."  # the SigLIP2 pipeline template (FACTS section 2)
+
+PATCH_SIZE = 8
+MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex keeps the aspect ratio
+VOCAB_SIZE = 512  # 5 specials + 256 byte-fallback pieces + letters and merges of the caption words
+WIDTH = 128
+PAD_ID = 0
+
+# The bundled model: 3 vision and 2 text layers of width 128, 1.3M parameters (5.3 MB in float32). Its position
+# table is 8 x 8 (num_patches = 64), resized per image exactly as SigLIP2's 16 x 16 one is.
+CONFIG = SigLIP2Config(
+    text=TextConfig(
+        vocab_size=VOCAB_SIZE, hidden_size=WIDTH, intermediate_size=4 * WIDTH, num_hidden_layers=2,
+        num_attention_heads=4, projection_size=WIDTH,  # the text head maps onto the vision width
+    ),
+    vision=VisionConfig(
+        hidden_size=WIDTH, intermediate_size=4 * WIDTH, num_hidden_layers=3, num_attention_heads=4,
+        patch_size=PATCH_SIZE, num_patches=MAX_NUM_PATCHES,
+    ),
+)  # fmt: skip
+
+
+def preprocessor_config():
+    """preprocessor_config.json in HF `Siglip2ImageProcessor` format: resize, x/255, (x - 0.5) / 0.5, patchify."""
+    return {
+        "image_processor_type": "Siglip2ImageProcessor",
+        "processor_class": "Siglip2Processor",
+        "do_resize": True,
+        "resample": 2,  # PIL bilinear
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+        "do_convert_rgb": True,
+        "patch_size": PATCH_SIZE,
+        "max_num_patches": MAX_NUM_PATCHES,
+    }
+
+
+# FACTS section 2: Gemma's special ids, no BOS, EOS appended, right padding.
+TOKENIZER_CONFIG = {
+    "tokenizer_class": "GemmaTokenizer",
+    "add_bos_token": False,
+    "add_eos_token": True,
+    "padding_side": "right",
+    "model_input_names": ["input_ids"],
+}
+
+
+def train_tokenizer(captions, vocab_size=VOCAB_SIZE):
+    """A Gemma-shaped SentencePiece BPE model trained on `captions`; returns the serialized model bytes."""
+    import sentencepiece as spm
+
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(captions),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,  # the captions may not hold enough merges for exactly vocab_size pieces
+        # The Gemma options (FACTS section 2): byte fallback, no dummy prefix, whitespace kept as is.
+        model_type="bpe",
+        byte_fallback=True,
+        add_dummy_prefix=False,
+        remove_extra_whitespaces=False,
+        normalization_rule_name="identity",
+        split_digits=True,
+        allow_whitespace_only_pieces=True,
+        pad_id=0,
+        eos_id=1,
+        bos_id=2,
+        unk_id=3,
+        pad_piece="<pad>",
+        eos_piece="<eos>",
+        bos_piece="<bos>",
+        unk_piece="<unk>",
+        user_defined_symbols=["<mask>"],
+        character_coverage=1.0,
+        num_threads=1,
+        minloglevel=2,
+    )
+    return buffer.getvalue()
+
+
+def init_weights(model, seed):
+    """big_vision's initialisation, applied by parameter name so it does not depend on the module classes.
+
+    Dense kernels Xavier-uniform, biases zero, LayerNorms one/zero, token embeddings N(0, 1/sqrt(D)) (flax
+    `Embed`), the vision position table N(0, 1/sqrt(D)) (big_vision `posemb="learn"`), and the paper's
+    logit_scale = log 10 (temperature 10) and logit_bias = -10: with n-1 negatives per positive, a strongly
+    negative bias keeps the initial loss from being dominated by the easy negatives (SigLIP paper section 3.1).
+
+    One departure, for short captions: the text tower pools position 63, which for a caption of ~10 tokens is
+    padding, with no attention mask (FACTS section 2). With random pad and position embeddings that position
+    holds the same vector for every caption, and the pooled text embeddings start almost identical (mean
+    distance from their centroid 0.06 on the unit sphere); training then sat on a plateau for the first ~100
+    steps. The <pad> embedding and the text position table start at zero instead: padded positions then enter
+    the first block as exact zeros, contribute nothing to attention, and position 63 starts as a mix of the
+    caption's own words (spread 0.65). Both are learned from there on.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            if name == "logit_scale":
+                p.fill_(INIT_LOGIT_SCALE)
+            elif name == "logit_bias":
+                p.fill_(INIT_LOGIT_BIAS)
+            elif "norm" in name:  # layer_norm1/2, post_layernorm, final_layer_norm, head.layernorm
+                p.fill_(1.0 if name.endswith("weight") else 0.0)
+            elif name.endswith("bias"):
+                p.zero_()
+            elif name == "text_model.embeddings.position_embedding.weight":
+                p.zero_()  # see the docstring: the pooled pad position starts as a bag of the caption's words
+            elif "embedding.weight" in name and "patch_embedding" not in name:  # token and position tables
+                p.normal_(0.0, p.shape[-1] ** -0.5, generator=g)
+                if name == "text_model.embeddings.token_embedding.weight":
+                    p[PAD_ID].zero_()
+            else:  # dense kernels, the fused MAP in_proj, the patch embedding, the probe
+                fan_out, fan_in = p.shape[0] if p.ndim > 1 else 1, p.shape[-1]
+                bound = math.sqrt(6.0 / (fan_in + fan_out))
+                p.uniform_(-bound, bound, generator=g)
+
+
+def new_model(seed):
+    """A freshly initialised SigLIP2 of the bundled size (see `init_weights`)."""
+    model = SigLIP2(CONFIG)
+    init_weights(model, seed)
+    return model
+
+
+def embed_images(model, processor, images):
+    """Pooled image embeddings [B, D], before normalisation."""
+    inputs = processor(images=images)
+    return model.encode_image(inputs["pixel_values"], inputs["pixel_attention_mask"], inputs["spatial_shapes"])
+
+
+def embed_texts(model, processor, texts):
+    """Pooled text embeddings [T, D], before normalisation."""
+    return model.encode_text(processor(text=texts)["input_ids"])
+
+
+def batch_inputs(processor, split, indices, seed):
+    """Model inputs for the samples `indices` of a split: each image with the caption drawn for it."""
+    batch = [data.sample(int(i), split, seed) for i in indices]
+    # pixel_values [B, N, P], pixel_attention_mask [B, N], spatial_shapes [B, 2], input_ids [B, 64]
+    return processor(images=[s.image for s in batch], text=[s.caption for s in batch])
+
+
+def zero_shot_labels():
+    """Every (colour, shape) pair as a zero-shot label "a {colour} {shape}", in a fixed order."""
+    pairs = [(c, s) for c in data.COLOURS for s in data.SHAPES]
+    return pairs, [f"a {c} {s}" for c, s in pairs]
+
+
+@torch.no_grad()
+def evaluate(model, processor, n=500, seed=0, batch_size=100):
+    """Zero-shot colour and shape accuracy and image-to-caption R@1 on held-out samples 0..n-1 of the test split.
+
+    Zero-shot: each image against the 35 labels "a {colour} {shape}" in the template "This is a photo of {}.",
+    the best-scoring label taken. Retrieval: each image against the distinct full descriptions ("a small red
+    circle on the left") of all n images; a hit when the best description is the image's own. Many images share
+    a description, so distinct texts are the gallery and a tie between copies cannot count against an image.
+    """
+    samples = data.samples(0, n, "test", seed)
+    image_embeds = torch.cat(
+        [embed_images(model, processor, [s.image for s in samples[i : i + batch_size]]) for i in range(0, n, batch_size)]
+    )  # [n, D]
+    image_embeds = torch.nn.functional.normalize(image_embeds, dim=-1)
+
+    pairs, labels = zero_shot_labels()
+    label_embeds = torch.nn.functional.normalize(
+        embed_texts(model, processor, [TEMPLATE.format(label) for label in labels]), dim=-1
+    )  # [35, D]
+    # Sigmoid, scale and bias are monotonic, so the best label by cosine is the best by probability too.
+    guesses = [pairs[int(b)] for b in (image_embeds @ label_embeds.T).argmax(dim=-1)]  # [n] (colour, shape)
+
+    gallery = sorted({s.description for s in samples})
+    gallery_embeds = torch.nn.functional.normalize(embed_texts(model, processor, gallery), dim=-1)  # [G, D]
+    best = (image_embeds @ gallery_embeds.T).argmax(dim=-1)  # [n]
+    retrieval_hits = sum(gallery[int(b)] == s.description for b, s in zip(best, samples))
+    return {
+        "images": n,
+        "shape_accuracy": sum(g[1] == s.shape for g, s in zip(guesses, samples)) / n,
+        "colour_accuracy": sum(g[0] == s.colour for g, s in zip(guesses, samples)) / n,
+        "both_accuracy": sum(g == (s.colour, s.shape) for g, s in zip(guesses, samples)) / n,
+        "retrieval_r1": retrieval_hits / n,
+        "retrieval_gallery": len(gallery),
+    }
+
+
+def lr_at(step, steps, peak, warmup):
+    """Linear warmup to `peak`, then cosine decay to zero (big_vision `schedule=[("linear", warmup), "cosine"]`)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+class Progress:
+    """A one-line progress bar on stderr: step, loss, speed, time left. No dependency beyond the standard library."""
+
+    def __init__(self, total, enabled=True):
+        self.total, self.enabled, self.start = total, enabled, time.time()
+
+    def update(self, step, **values):
+        if not self.enabled:
+            return
+        elapsed = time.time() - self.start
+        left = elapsed / step * (self.total - step)
+        bar = "#" * (30 * step // self.total)
+        text = " ".join(f"{k} {v:.3f}" for k, v in values.items())
+        sys.stderr.write(f"\r[{bar:<30}] {step}/{self.total} {text} {elapsed:4.0f}s, {left:4.0f}s left ")
+        if step == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, rank=0, world=1, eval_every=0):
+    """The training loop: each step's global batch is samples [step*B, (step+1)*B) of the train split."""
+    # No weight decay on gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`).
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "position_embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "position_embedding" in n]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.95),
+    )  # fmt: skip
+    core = model.module if hasattr(model, "module") else model
+    progress = Progress(steps, enabled=rank == 0)
+    local = batch_size // world
+    model.train()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps, lr, warmup)
+        start = step * batch_size + rank * local  # this rank's shard of the global batch
+        inputs = batch_inputs(processor, "train", range(start, start + local), seed)
+        out = model(**inputs)
+        loss = loss_fn(out.image_embeds, out.text_embeds, core.logit_scale, core.logit_bias, world)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        shown = loss.detach().clone()
+        if world > 1:  # each rank returns W times its share: the mean over ranks is the global loss
+            torch.distributed.all_reduce(shown)
+            shown /= world
+        progress.update(step + 1, loss=shown.item(), t=core.logit_scale.exp().item(), b=core.logit_bias.item())
+        if eval_every and rank == 0 and (step + 1) % eval_every == 0 and step + 1 < steps:
+            core.eval()
+            r = evaluate(core, processor, n=100, seed=seed)
+            sys.stderr.write(f"\n  step {step + 1}: 100 held-out images: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()) + "\n")
+            core.train()
+    model.eval()
+    return model
+
+
+def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world):
+    """The sigmoid loss of the global batch. With several ranks, each holds only its own pairs and
+    `distributed_sigmoid_loss` passes text embeddings round a ring (FACTS section 5); it returns W times this
+    rank's share, so that DDP's gradient averaging yields exactly the global-batch gradient."""
+    if world == 1:
+        return sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
+    return distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
+
+
+def write_preprocessing(out_dir, sp_bytes):
+    """The tokenizer and preprocessor files, and config.json: everything `load_processor(out_dir)` reads."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "tokenizer.model"), "wb") as f:
+        f.write(sp_bytes)
+    for name, content in [
+        ("config.json", to_hf_config(CONFIG)),
+        ("tokenizer_config.json", TOKENIZER_CONFIG),
+        ("preprocessor_config.json", preprocessor_config()),
+    ]:
+        _write_json(os.path.join(out_dir, name), content)
+
+
+def save_weights(out_dir, model, info):
+    """model.safetensors with the HF parameter names (loads in `load_model` and `transformers.Siglip2Model`)."""
+    from safetensors.torch import save_file
+
+    state = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
+    save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    _write_json(os.path.join(out_dir, "training.json"), info)
+
+
+def _write_json(path, content):
+    with open(path, "w") as f:
+        json.dump(content, f, indent=2)
+        f.write("\n")
+
+
+def _init_distributed():
+    """(rank, world size) from torchrun's environment; a process group only when there is more than one rank."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m siglip2_min.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="folder for the trained model (Hugging Face layout)")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=120, help="global batch, split evenly over ranks; a "
+                        "multiple of 5 keeps the training split's blocks of 5 minimal pairs in one batch")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-images", type=int, default=500)
+    parser.add_argument("--eval-every", type=int, default=0, help="also evaluate on 100 images every this many steps")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank, world = _init_distributed()
+    if args.batch_size % world:
+        parser.error(f"--batch-size {args.batch_size} must be divisible by the number of ranks {world}")
+
+    start = time.time()
+    if rank == 0:  # the tokenizer is trained first: the processor reads it back from the output folder
+        write_preprocessing(args.out, train_tokenizer(data.all_captions()))
+    if world > 1:
+        torch.distributed.barrier()
+    processor = load_processor(args.out)
+    model = new_model(args.seed)  # the same seed on every rank: identical replicas before DDP's first step
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(model)
+    train(
+        model, processor, args.steps, args.batch_size, args.seed, args.lr, args.warmup, args.weight_decay, rank, world,
+        args.eval_every,
+    )  # fmt: skip
+    model = model.module if world > 1 else model
+    train_seconds = time.time() - start
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    if rank != 0:
+        return
+    results = evaluate(model, processor, n=args.eval_images, seed=args.seed)
+    info = {
+        "args": {k: v for k, v in vars(args).items() if k != "out"},
+        "world_size": world,
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "train_seconds": round(train_seconds, 1),
+        "evaluation": results,
+    }
+    save_weights(args.out, model, info)
+    print(
+        f"held-out zero-shot on {results['images']} images: shape {results['shape_accuracy']:.1%}, "
+        f"colour {results['colour_accuracy']:.1%}, both {results['both_accuracy']:.1%}; "
+        f"image-to-caption R@1 {results['retrieval_r1']:.1%} (gallery of {results['retrieval_gallery']} captions); "
+        f"trained in {train_seconds:.0f}s; saved to {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Invariants of the procedural shapes dataset (`siglip2_min/data.py`) the bundled model is trained on."""
+
+import numpy as np
+import pytest
+
+from siglip2_min import data
+
+SAMPLES = data.samples(0, 400, "train", seed=0)
+
+
+def test_captions_name_the_colour_and_the_shape():
+    with_colour = 0
+    for s in SAMPLES:
+        words = s.caption.replace(".", "").split()
+        assert s.shape in words, s.caption
+        assert not set(words) & (set(data.COLOURS) - {s.colour}), f"another colour named: {s.caption}"
+        with_colour += s.colour in words
+        assert s.caption == s.caption.lower(), "SigLIP2 captions are lowercase (FACTS section 2)"
+    assert with_colour > len(SAMPLES) / 2, "most captions name the colour too"
+    assert {s.colour for s in SAMPLES} == set(data.COLOURS)
+    assert {s.shape for s in SAMPLES} == set(data.SHAPES)
+    assert {s.size for s in SAMPLES} == set(data.SIZES)
+
+
+def test_several_phrasings_are_used_including_the_zero_shot_template():
+    used = set()
+    for s in SAMPLES:
+        fields = dict(colour=s.colour, shape=s.shape, size=s.size, where=s.where, background=s.background)
+        used |= {p for p in data.PHRASINGS if p.format(**fields) == s.caption}
+    assert len(used) >= 8, used
+    assert "this is a photo of a {colour} {shape}." in used  # the pipeline template around "a {colour} {shape}"
+
+
+def test_aspect_ratios_span_1_to_3_and_3_to_1_and_no_further():
+    ratios = np.array([s.image.width / s.image.height for s in SAMPLES])
+    assert ratios.min() >= 1 / 3 and ratios.max() <= 3, (ratios.min(), ratios.max())
+    # The range is used: NaFlex has tall and wide images to handle, not just squares.
+    assert (ratios < 0.5).sum() > 20 and (ratios > 2).sum() > 20
+
+
+def test_backgrounds_are_light_and_white_ones_occur():
+    corners = np.array([np.asarray(s.image)[0, 0] for s in SAMPLES], dtype=float)  # [n, 3]
+    assert corners.min() >= 170, "backgrounds must stay light, so black shapes are visible and hand drawings fit"
+    assert (corners.min(axis=1) >= 250).sum() > 40, "plain white backgrounds must be common"
+
+
+def test_sample_is_a_pure_function_of_seed_split_and_index():
+    a, b = data.sample(17, "train", 0), data.sample(17, "train", 0)
+    assert a.caption == b.caption and a.image.size == b.image.size
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    # A different index, split or seed is another generator stream.
+    for other in (data.sample(18, "train", 0), data.sample(17, "test", 0), data.sample(17, "train", 1)):
+        assert other.image.size != a.image.size or not np.array_equal(np.asarray(other.image), np.asarray(a.image))
+
+
+def test_training_blocks_of_five_differ_only_in_shape():
+    for start in range(0, 100, 5):
+        block = SAMPLES[start : start + 5]
+        assert sorted(s.shape for s in block) == sorted(data.SHAPES)
+        keys = {(s.image.size, s.colour, s.size, s.where, s.background, s.caption.replace(s.shape, "_")) for s in block}
+        assert len(keys) == 1, keys
+    # Held-out samples are independent draws, not blocks.
+    test = data.samples(0, 100, "test", seed=0)
+    assert len({s.image.size for s in test}) > 90
+
+
+def test_held_out_split_differs_from_training_split():
+    train = {np.asarray(s.image).tobytes() for s in SAMPLES}
+    test = {np.asarray(s.image).tobytes() for s in data.samples(0, 400, "test", seed=0)}
+    assert not train & test
+
+
+def test_position_words_match_where_the_shape_is_drawn():
+    checked = 0
+    for s in SAMPLES:
+        pixels = np.asarray(s.image, dtype=float)  # [H, W, 3]
+        background = np.median(np.concatenate([pixels[0], pixels[-1]]), axis=0)  # [3]
+        ys, xs = np.nonzero(np.abs(pixels - background).max(axis=-1) > 40)  # shape pixels
+        x, y = xs.mean() / s.image.width, ys.mean() / s.image.height
+        if min(abs(v - t) for v in (x, y) for t in (1 / 3, 2 / 3)) < 0.05:
+            continue  # centroid too near a third boundary to call
+        assert s.where == data._where(x, y), (s.where, x, y)
+        checked += 1
+    assert checked > 150
+
+
+def test_every_caption_is_in_the_tokenizer_training_text():
+    known = set(data.all_captions())
+    assert all(s.caption in known for s in SAMPLES)
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [(dict(split="val"), ValueError), (dict(index=-1), ValueError), (dict(index=1.5), TypeError)],
+)
+def test_bad_arguments_raise_a_clear_error(bad, error):
+    with pytest.raises(error, match="split|index"):
+        data.sample(**{**dict(index=0, split="train", seed=0), **bad})
