@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .loss import pair_logits
+from .naflex import to_rgb
 
 DEFAULT_TEMPLATE = "This is a photo of {}."  # the HF pipeline's template, which the checkpoints were evaluated with
 
@@ -46,29 +47,16 @@ class ImageReadError(ValueError):
 
 
 def load_image(image):
-    """A Pillow RGB image from a Pillow image, a uint8 numpy array or a path (str / Path)."""
-    if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise TypeError(f"numpy images must be uint8 (0..255), got dtype {image.dtype}: scale and cast first")
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image[..., 0]  # [H, W, 1] -> [H, W]
-        if image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4)):
-            return Image.fromarray(image).convert("RGB")
-        raise ValueError(f"numpy images must be [H, W], [H, W, 3] or [H, W, 4], got shape {image.shape}")
-    if isinstance(image, (str, Path)):
-        try:
-            with Image.open(image) as opened:
-                opened.load()  # decode now, so a truncated file fails here and not inside the processor
-                return opened.convert("RGB")
-        except FileNotFoundError:
-            raise ImageReadError(f"{image}: no such file") from None
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
+    """A Pillow RGB image from a Pillow image, a uint8 numpy array or a path: `naflex.to_rgb`, the processor's own
+    conversion (transparency composited onto white, as HF does), with unreadable files named in an ImageReadError."""
+    try:
+        return to_rgb(image)
+    except FileNotFoundError:
+        raise ImageReadError(f"{image}: no such file") from None
+    except (OSError, ValueError) as err:
+        if isinstance(image, (str, Path)):
             raise ImageReadError(f"{image}: not a readable image ({err})") from None
-    raise TypeError(
-        f"an image must be a PIL.Image, a uint8 numpy array or a path, got {type(image).__name__}"
-    )
+        raise
 
 
 def _as_list(items, what, single_types):
