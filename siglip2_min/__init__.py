@@ -5,11 +5,13 @@
     out = model(input_ids=..., pixel_values=..., pixel_attention_mask=..., spatial_shapes=...)
 """
 
+from .api import LabelScore, embed_images, embed_texts, image_text_logits, zero_shot
 from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig, from_hf_config, param_count
 from .loss import chunked_sigmoid_loss, distributed_sigmoid_loss, sigmoid_loss
 from .model import ImageClassifier, SigLIP2, SigLIP2Output
 from .processor import Processor, load_processor
 from .tokenizer import Tokenizer
+from .hub import resolve_model
 from .weights import CheckpointError, load_model
 
 __all__ = [
@@ -17,4 +19,5 @@ __all__ = [
     "sigmoid_loss", "chunked_sigmoid_loss", "distributed_sigmoid_loss",
     "SigLIP2", "SigLIP2Output", "ImageClassifier", "CheckpointError", "load_model",
     "Processor", "load_processor", "Tokenizer",
+    "zero_shot", "embed_images", "embed_texts", "image_text_logits", "LabelScore", "resolve_model",
 ]

@@ -160,7 +160,7 @@ def _array_to_pil(array, where):
         )
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"{where} has zero size (array of shape {array.shape})")
-    return Image.fromarray(np.ascontiguousarray(array), mode={2: "L", 3: "RGB"}.get(array.ndim, None))
+    return Image.fromarray(np.ascontiguousarray(array))  # uint8 [H, W] -> L, [H, W, 3] -> RGB, [H, W, 4] -> RGBA
 
 
 def _check_positive_int(value, name):

@@ -33,17 +33,22 @@ class CheckpointError(ValueError):
 
 
 def resolve_model_path(path=None) -> Path:
-    """A model folder: the bundled tiny model for None, else `path` itself (an HF-layout folder)."""
+    """A model folder: the bundled tiny model for None, `path` itself if it is a folder, else an HF id looked up
+    by `hub.resolve_model` (SIGLIP2_CHECKPOINTS, the local HF cache, a download when possible)."""
     if path is None:
         if not (BUNDLED / "config.json").is_file():
             raise FileNotFoundError(f"the bundled model is missing from {BUNDLED}; reinstall the package or train "
                                     "it with `python -m siglip2_min.train --out DIR` and pass DIR")
         return BUNDLED
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"model folder {str(path)!r} does not exist (expected an HF-layout folder with "
-                                "config.json and model.safetensors)")
-    return folder
+    folder = Path(path).expanduser()
+    if folder.is_dir():
+        return folder
+    from . import hub  # imported here: hub reads BUNDLED from this module
+
+    if hub.is_hf_id(str(path)):  # e.g. google/siglip2-base-patch16-naflex: SIGLIP2_CHECKPOINTS, HF cache, download
+        return hub.resolve_model(str(path))
+    raise FileNotFoundError(f"model folder {str(path)!r} does not exist (expected an HF-layout folder with "
+                            "config.json and model.safetensors, or an HF id such as google/siglip2-base-patch16-naflex)")
 
 
 def read_config(folder):

@@ -1,0 +1,248 @@
+"""Zero-shot classification and normalised embeddings, batched: the few calls most users need.
+
+    model, processor = siglip2_min.load_model(folder), siglip2_min.load_processor(folder)
+    siglip2_min.zero_shot(model, processor, ["cat.jpg"], ["cat", "dog"])   # [[LabelScore("cat", 0.83), ...]]
+    siglip2_min.embed_images(model, processor, paths)                        # [N, D], unit length
+    siglip2_min.embed_texts(model, processor, ["a cat"])                     # [T, D], unit length
+
+Zero-shot classification is the SigLIP recipe (paper arXiv 2303.15343 section 4; HF
+`ZeroShotImageClassificationPipeline`; big_vision SigLIP2 colab): put each label in a prompt template, embed
+images and prompts, score every pair with `exp(logit_scale) * cos + logit_bias`, and read each score through a
+**sigmoid**. Each probability is an independent "does this text match this image?", not a share of a softmax:
+they need not sum to 1, several labels can be likely at once, and a right answer at 0.2 is normal for the
+published checkpoints (a calibration choice of the sigmoid loss, not a bug; HF docs show 21% for a correct
+"2 cats"). Rank by probability, or by logit: same order.
+
+Images are Pillow images, uint8 numpy arrays [H, W], [H, W, 3] or [H, W, 4] (a stack [N, H, W, C] is N images),
+or paths; they are read and converted to RGB one batch at a time, so a long list of paths does not fill memory.
+
+Shapes: N images, T texts, D embedding width.
+"""
+
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .loss import pair_logits
+from .naflex import to_rgb
+
+DEFAULT_TEMPLATE = "This is a photo of {}."  # the HF pipeline's template, which the checkpoints were evaluated with
+
+
+class LabelScore(NamedTuple):
+    """One label's score for one image. Unpacks as `label, probability = score`."""
+
+    label: str
+    probability: float  # sigmoid(logit): independent per label, does not sum to 1 over labels
+
+
+class ImageReadError(ValueError):
+    """An image path that cannot be read as an image; the message names the file."""
+
+
+def load_image(image):
+    """A Pillow RGB image from a Pillow image, a uint8 numpy array or a path: `naflex.to_rgb`, the processor's own
+    conversion (transparency composited onto white, as HF does), with unreadable files named in an ImageReadError."""
+    try:
+        return to_rgb(image)
+    except FileNotFoundError:
+        raise ImageReadError(f"{image}: no such file") from None
+    except (OSError, ValueError) as err:
+        if isinstance(image, (str, Path)):
+            raise ImageReadError(f"{image}: not a readable image ({err})") from None
+        raise
+
+
+def _as_list(items, what, single_types):
+    """`items` as a list; a single item of `single_types` becomes a one-element list."""
+    if isinstance(items, single_types):
+        return [items]
+    try:
+        return list(items)
+    except TypeError:
+        raise TypeError(f"{what} must be a list, got {type(items).__name__}") from None
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+
+
+class Progress:
+    """A one-line progress counter on stderr, `embed images  96/1000  10%  41.2/s`, redrawn in place.
+
+    `enabled=None` shows it only when there is more than one batch and stderr is a terminal (so logs and pipes
+    stay clean); True and False force it. No dependency: tqdm is not a core requirement.
+    """
+
+    def __init__(self, total, desc, enabled=None, batch_size=1, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        if enabled is None:
+            enabled = total > batch_size and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled, self.total, self.desc = bool(enabled), total, desc
+        self.done, self.start, self.last_draw = 0, time.monotonic(), 0.0
+
+    def update(self, n):
+        self.done += n
+        now = time.monotonic()
+        if self.enabled and (now - self.last_draw > 0.1 or self.done >= self.total):
+            rate = self.done / max(now - self.start, 1e-9)
+            pct = 100 * self.done // max(self.total, 1)
+            self.stream.write(f"\r{self.desc}  {self.done}/{self.total}  {pct}%  {rate:.1f}/s")
+            self.stream.flush()
+            self.last_draw = now
+
+    def message(self, text):
+        """Print a line above the counter (e.g. an error) without mixing the two on one line."""
+        if self.enabled and self.done:
+            self.stream.write("\r\033[K")  # back to the line start, clear it; update() redraws the counter
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self.last_draw = 0.0
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _embed_dim(model):
+    # The text head projects onto the shared embedding space, whose width is the vision width (giant-opt: 1536).
+    return model.config.text.projection_size
+
+
+def _check_two_towers(model):
+    if not (hasattr(model, "encode_image") and hasattr(model, "encode_text")):
+        raise TypeError(f"need a two-tower SigLIP2 model (load_model of an image-text checkpoint), got "
+                        f"{type(model).__name__}: an image-classification checkpoint has no text tower")
+
+
+def _device_dtype(model):
+    param = next(model.parameters())
+    return param.device, param.dtype
+
+
+@torch.inference_mode()
+def embed_images(model, processor, images, *, batch_size=32, max_num_patches=None, progress=None):
+    """Unit-length image embeddings [N, D] (float32, CPU), in the order given.
+
+    `max_num_patches` overrides the processor's NaFlex patch budget (more patches: more detail, slower).
+    `progress`: None shows a counter on stderr for long runs on a terminal, True always, False never.
+    Raises ImageReadError (a ValueError naming the file) for an unreadable path.
+    """
+    _check_two_towers(model)
+    if isinstance(images, np.ndarray):  # [H, W] or [H, W, C] is one image, [N, H, W, C] a batch
+        images = list(images) if images.ndim == 4 else [images]  # [N, H, W, C] -> N arrays [H, W, C]
+    images = _as_list(images, "images", (Image.Image, str, Path))
+    _check_batch_size(batch_size)
+    device, dtype = _device_dtype(model)
+    bar = Progress(len(images), "embed images", progress, batch_size)
+    out = []
+    try:
+        for start in range(0, len(images), batch_size):
+            batch = [load_image(im) for im in images[start : start + batch_size]]
+            inputs = processor(images=batch, max_num_patches=max_num_patches)
+            pooled = model.encode_image(
+                torch.as_tensor(inputs["pixel_values"]).to(device, dtype),  # [B, N, p*p*3]
+                torch.as_tensor(inputs["pixel_attention_mask"]).to(device),  # [B, N]
+                torch.as_tensor(inputs["spatial_shapes"]).to(device),  # [B, 2]
+            )  # [B, D]
+            out.append(F.normalize(pooled.float(), dim=-1).cpu())  # [B, D] unit length
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))  # [N, D]
+
+
+@torch.inference_mode()
+def embed_texts(model, processor, texts, *, batch_size=256, progress=None):
+    """Unit-length text embeddings [T, D] (float32, CPU). Texts go in as given: no template is applied here.
+
+    The processor lowercases and pads every text to 64 tokens, as the checkpoints were trained (FACTS sec. 2).
+    """
+    _check_two_towers(model)
+    texts = _as_list(texts, "texts", str)
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
+    _check_batch_size(batch_size)
+    device, _ = _device_dtype(model)
+    bar = Progress(len(texts), "embed texts", progress, batch_size)
+    out = []
+    try:
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            input_ids = torch.as_tensor(processor(text=batch)["input_ids"]).to(device)  # [B, 64]
+            pooled = model.encode_text(input_ids)  # [B, D]
+            out.append(F.normalize(pooled.float(), dim=-1).cpu())  # [B, D] unit length
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))  # [T, D]
+
+
+def image_text_logits(model, image_embeds, text_embeds):
+    """Logits [N, T] of every (image, text) pair, `exp(logit_scale) * cos + logit_bias`; sigmoid gives probabilities."""
+    scale = model.logit_scale.detach().float().cpu()
+    bias = model.logit_bias.detach().float().cpu()
+    return pair_logits(image_embeds, text_embeds, scale, bias).T  # [T, N] -> [N, T]
+
+
+def apply_template(template, label):
+    """The prompt for one label: `{}` or `{label}` in the template is replaced by the label."""
+    if not isinstance(template, str):
+        raise TypeError(f"template must be a string such as 'This is a photo of {{}}.', got {type(template).__name__}")
+    for slot in ("{label}", "{}"):
+        if slot in template:
+            return template.replace(slot, label)
+    raise ValueError(f"the template needs a '{{}}' where the label goes, got {template!r}")
+
+
+def zero_shot(
+    model,
+    processor,
+    images,
+    labels,
+    template=DEFAULT_TEMPLATE,
+    *,
+    batch_size=32,
+    max_num_patches=None,
+    progress=None,
+):
+    """Classify images against free-text labels. Returns one list per image of `LabelScore(label, probability)`,
+    best first (ties keep the order of `labels`).
+
+    Probabilities are sigmoids of the pair logits, independent per label: they do not sum to 1, and a correct
+    label at 0.2 is normal for the published checkpoints (sigmoid-loss calibration, not a bug). For a softmax
+    view over your label set, use `torch.softmax` on `image_text_logits(...)` yourself.
+
+    `template` is applied to every label (`"This is a photo of {}."`, HF's pipeline default); pass `"{}"` to use
+    the labels as they are. Images: see `load_image`; paths are read one batch at a time.
+    """
+    if isinstance(labels, str):
+        raise TypeError(f"labels must be a list of strings, not one string ({labels!r})")
+    labels = _as_list(labels, "labels", ())
+    if not labels:
+        raise ValueError("labels must be a non-empty list of strings")
+    for label in labels:
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"every label must be a non-empty string, got {label!r}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be distinct, got {labels}")
+    prompts = [apply_template(template, label) for label in labels]
+    text_embeds = embed_texts(model, processor, prompts, progress=False)  # [T, D]
+    image_embeds = embed_images(
+        model, processor, images, batch_size=batch_size, max_num_patches=max_num_patches, progress=progress
+    )  # [N, D]
+    probs = torch.sigmoid(image_text_logits(model, image_embeds, text_embeds))  # [N, T]
+    results = []
+    for row in probs.tolist():
+        order = sorted(range(len(labels)), key=lambda j: -row[j])  # stable: ties keep label order
+        results.append([LabelScore(labels[j], row[j]) for j in order])
+    return results
