@@ -23,8 +23,7 @@ def text_transformer(input_ids, params, config):
     """Token ids -> pooled text embedding [T, P] (before normalisation) and the named intermediates.
 
     `params` is the checkpoint's `text_model` subtree. No attention mask: padding tokens are attended to, and the
-    model pools the LAST position even when it is padding; that is how the checkpoints were trained (FACTS
-    section 2), so texts are padded to exactly 64 tokens as in training.
+    model pools the LAST position even when it is padding; that is how the checkpoints were trained (docs/tokenizer-contract.md), so texts are padded to exactly 64 tokens as in training.
     """
     check_text_inputs(config, input_ids)
     out = {}

@@ -6,7 +6,7 @@ with its position_embeddings, PoolingAttention, MAPHead, VisionTransformer, chec
 2106.04560). Upstream: big_vision `models/proj/image_text/naflex_vit.py`,
 HF `modeling_siglip2.py` (Siglip2VisionEmbeddings, Siglip2MultiheadAttentionPoolingHead).
 
-One tower serves both families (FACTS section 1): patches always arrive flattened in (py, px, c) order, the
+One tower serves both families (docs/model/embeddings.md): patches always arrive flattened in (py, px, c) order, the
 FixRes Conv2d already became a Linear in `weights.to_twin`, which also transposed the MAP head's fused
 `in_proj_weight` to [D, 3D]. NaFlex resizes its 16x16 position table to each
 image's (h, w) patch grid; FixRes adds its fixed table as is.
@@ -25,7 +25,7 @@ def resize_weights(in_size, out_size):
 
     Half-pixel centres (align_corners=False); a triangle filter whose support widens by in/out when shrinking
     (that widening is the antialiasing); each row renormalised so that clipped borders still sum to 1. Built
-    explicitly because torch's kernel is wrong for an output size of 1 (FACTS section 4): here that row is the
+    explicitly because torch's kernel is wrong for an output size of 1 (docs/model/embeddings.md): here that row is the
     triangle of width in_size around the centre, as jax `scale_and_translate` gives.
     """
     if in_size < 1 or out_size < 1:

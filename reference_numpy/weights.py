@@ -219,7 +219,7 @@ def to_twin(state, dtype):
 
     - Linear weights [out, in] -> [in, out], so every projection is `x @ weight + bias`.
     - FixRes patch embedding: Conv2d [D, C, p, p] -> Linear [p*p*C, D] over patches flattened in (py, px, c)
-      order (a stride-p, kernel-p convolution is exactly that Linear: FACTS section 1).
+      order (a stride-p, kernel-p convolution is exactly that Linear: docs/model/embeddings.md).
       This includes the MAP head's fused `in_proj_weight` [3D, D] (nn.MultiheadAttention: q, k, v stacked),
       which becomes [D, 3D] with q, k, v side by side.
     """

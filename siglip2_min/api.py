@@ -164,7 +164,7 @@ def embed_images(model, processor, images, *, batch_size=32, max_num_patches=Non
 def embed_texts(model, processor, texts, *, batch_size=256, progress=None):
     """Unit-length text embeddings [T, D] (float32, CPU). Texts go in as given: no template is applied here.
 
-    The processor lowercases and pads every text to 64 tokens, as the checkpoints were trained (FACTS sec. 2).
+    The processor lowercases and pads every text to 64 tokens, as the checkpoints were trained (docs/tokenizer-contract.md).
     """
     _check_two_towers(model)
     texts = _as_list(texts, "texts", str)

@@ -2,7 +2,7 @@
 
 Upstream: HF `configuration_siglip2.py` / `configuration_siglip.py` (the `config.json` schema), big_vision
 `models/vit.py` variant table ("B/16", "So400m/14", ...). Both checkpoint families share one architecture
-(FACTS §1); they differ only in how patches get their position embedding:
+(docs/model/embeddings.md); they differ only in how patches get their position embedding:
 
 - NaFlex (`model_type: "siglip2"`): a `G x G` table (G = 16) resized per image to its (h, w) patch grid.
 - FixRes (`model_type: "siglip"`): a fixed `(S/p) x (S/p)` table for square images of side S, added as is.
@@ -107,7 +107,7 @@ def to_hf_config(config: SigLIP2Config) -> dict:
         num_hidden_layers=t.num_hidden_layers, num_attention_heads=t.num_attention_heads,
         max_position_embeddings=t.max_position_embeddings, projection_size=t.projection_size,
         layer_norm_eps=t.layer_norm_eps, hidden_act="gelu_pytorch_tanh",
-        # Gemma ids (FACTS §2), not HF's CLIP defaults
+        # Gemma ids (docs/tokenizer-contract.md), not HF's CLIP defaults
         pad_token_id=0, eos_token_id=1, bos_token_id=2,
     )
     vision = dict(
@@ -155,7 +155,7 @@ def _fixres(size, patch):
 # (width, depth, MLP, heads) of the big_vision variants
 _B, _L, _SO, _G = (768, 12, 3072, 12), (1024, 24, 4096, 16), (1152, 27, 4304, 16), (1536, 40, 6144, 16)
 
-# The published checkpoints (FACTS §7), by HF id without "google/". Parameter counts (whole model, from
+# The published checkpoints (docs/index.md), by HF id without "google/". Parameter counts (whole model, from
 # `param_count`, checked by a test) are dominated by the 256k-token text embedding.
 PRESETS: dict[str, SigLIP2Config] = {
     "siglip2-base-patch16-naflex": _preset(_B, _B),  # 375.2M

@@ -3,7 +3,7 @@
 Small enough to train a tiny SigLIP2 on a laptop CPU in minutes, yet it exercises what matters: colour and shape
 words that zero-shot classification can ask about ("This is a photo of a red star."), size and position words
 that only retrieval can check, and images of aspect ratios from 1:3 to 3:1 at varied resolutions, so that
-NaFlex's aspect-preserving resize (FACTS section 3) and the per-image position-table resize are both used.
+NaFlex's aspect-preserving resize (docs/naflex.md) and the per-image position-table resize are both used.
 
 Every sample is a pure function of `(seed, split, index)`: its random generator is seeded by those three
 numbers, so sample 17 of the training split is the same image on every machine and in every process (this is
@@ -41,7 +41,7 @@ MAX_ROTATION = 15  # degrees; half of the non-circular shapes are drawn upright,
 SPLITS = {"train": 0, "test": 1}  # each split is its own generator stream
 
 # Caption phrasings. Several are close to the zero-shot template "This is a photo of {}." so that prompt works;
-# the others teach size and position words. Captions are lowercase, as SigLIP2 expects (FACTS section 2).
+# the others teach size and position words. Captions are lowercase, as SigLIP2 expects (docs/tokenizer-contract.md).
 PHRASINGS = (
     "a {colour} {shape}",
     "{colour} {shape}",

@@ -2,7 +2,7 @@
 
 Paper: Tschannen et al., "SigLIP 2" (arXiv 2502.14786), section 2.4.2 (NaFlex: native aspect ratio, variable
 sequence length). Upstream: big_vision `pp/proj/image_text/ops_naflex.py`; HF `image_processing_pil_siglip2.py`
-(the parity oracle, FACTS.md section 3). The FixRes family (`SiglipImageProcessor`) is the same pipeline with a
+(the parity oracle, docs/naflex.md). The FixRes family (`SiglipImageProcessor`) is the same pipeline with a
 fixed S x S resize and a full grid, so both families feed the model the same patch layout.
 
 Pipeline for one image of H x W pixels:

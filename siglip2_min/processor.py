@@ -1,7 +1,7 @@
 """The SigLIP2 processor: images and text -> the tensors `model(**inputs)` takes, read from a checkpoint folder.
 
 Upstream: HF `processing_siglip2.py` / `processing_siglip.py`, which pair an image processor with a tokenizer and
-read `preprocessor_config.json` (FACTS.md sections 2 and 3). One processor serves both checkpoint families:
+read `preprocessor_config.json` (docs/tokenizer-contract.md and docs/naflex.md). One processor serves both checkpoint families:
 
   - NaFlex (`config.json` model_type "siglip2", `Siglip2ImageProcessor`): resize to a patch budget, pad to it;
   - FixRes (model_type "siglip", `SiglipImageProcessor` with `size: {height, width}`): resize to S x S, full grid.

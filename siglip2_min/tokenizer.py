@@ -2,7 +2,7 @@
 
 Paper: Tschannen et al., "SigLIP 2" (arXiv 2502.14786), section 2 (Gemma tokenizer, vocabulary 256k, 64 text
 tokens). Upstream: big_vision `pp/tokenizer.py` with `eos="sticky"` and the SigLIP2 colab ("SigLIP 2 models work
-best with lowercase texts"); HF `tokenization_siglip2.py` (parity oracle, FACTS.md section 2).
+best with lowercase texts"); HF `tokenization_siglip2.py` (parity oracle, docs/tokenizer-contract.md).
 
 The contract, identical for the FixRes and NaFlex checkpoints:
   - lowercase per character, exactly as HF's Siglip2Tokenizer (the Rust `Lowercase()` normaliser). Not lowercasing

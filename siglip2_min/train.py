@@ -3,7 +3,7 @@
     python -m siglip2_min.train --out DIR [--steps 600] [--seed 0] [--batch-size 256]
     torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, split over N ranks
 
-What it does, in order: train a tiny SentencePiece tokenizer with the Gemma options (FACTS section 2) on every
+What it does, in order: train a tiny SentencePiece tokenizer with the Gemma options (docs/tokenizer-contract.md) on every
 caption the dataset can produce; build a small two-tower SigLIP2 with big_vision's initialisation and the paper's
 logit_scale = log 10, logit_bias = -10 (SigLIP paper section 3.1); train it with the sigmoid loss (`loss.py`), AdamW,
 linear warmup then cosine decay, on batches drawn on the fly from `data.py`; write the model in the Hugging Face
@@ -33,7 +33,7 @@ from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, s
 from .model import SigLIP2
 from .processor import load_processor
 
-TEMPLATE = "This is a photo of {}."  # the SigLIP2 pipeline template (FACTS section 2)
+TEMPLATE = "This is a photo of {}."  # the SigLIP2 pipeline template (docs/tokenizer-contract.md)
 
 PATCH_SIZE = 8
 MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex keeps the aspect ratio
@@ -73,7 +73,7 @@ def preprocessor_config():
     }
 
 
-# FACTS section 2: Gemma's special ids, no BOS, EOS appended, right padding.
+# docs/tokenizer-contract.md: Gemma's special ids, no BOS, EOS appended, right padding.
 TOKENIZER_CONFIG = {
     "tokenizer_class": "GemmaTokenizer",
     "add_bos_token": False,
@@ -93,7 +93,7 @@ def train_tokenizer(captions, vocab_size=VOCAB_SIZE):
         model_writer=buffer,
         vocab_size=vocab_size,
         hard_vocab_limit=False,  # the captions may not hold enough merges for exactly vocab_size pieces
-        # The Gemma options (FACTS section 2): byte fallback, no dummy prefix, whitespace kept as is.
+        # The Gemma options (docs/tokenizer-contract.md): byte fallback, no dummy prefix, whitespace kept as is.
         model_type="bpe",
         byte_fallback=True,
         add_dummy_prefix=False,
@@ -126,7 +126,7 @@ def init_weights(model, seed):
     negative bias keeps the initial loss from being dominated by the easy negatives (SigLIP paper section 3.1).
 
     One departure, for short captions: the text tower pools position 63, which for a caption of ~10 tokens is
-    padding, with no attention mask (FACTS section 2). With random pad and position embeddings that position
+    padding, with no attention mask (docs/tokenizer-contract.md). With random pad and position embeddings that position
     holds the same vector for every caption, and the pooled text embeddings start almost identical (mean
     distance from their centroid 0.06 on the unit sphere); training then sat on a plateau for the first ~100
     steps. The <pad> embedding and the text position table start at zero instead: padded positions then enter
@@ -288,7 +288,7 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
 
 def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world):
     """The sigmoid loss of the global batch. With several ranks, each holds only its own pairs and
-    `distributed_sigmoid_loss` passes text embeddings round a ring (FACTS section 5); it returns W times this
+    `distributed_sigmoid_loss` passes text embeddings round a ring (docs/model/sigmoid-loss.md); it returns W times this
     rank's share, so that DDP's gradient averaging yields exactly the global-batch gradient."""
     if world == 1:
         return sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)

@@ -33,7 +33,7 @@ def resize_weights(in_size, out_size, dtype=torch.float64):
     border rows, whose triangle falls partly outside the input, still sum to one.
 
     Written as a dense matrix rather than calling `F.interpolate` because torch 2.13's CPU kernel is wrong for an
-    output size of 1 (FACTS §4): it returns about 0.714 * row 0 instead of the mean. Here that case is row i = 0
+    output size of 1 (docs/model/embeddings.md): it returns about 0.714 * row 0 instead of the mean. Here that case is row i = 0
     with centre in/2 and half-width in, which weighs every input pixel, as it should.
     """
     if in_size < 1 or out_size < 1:

@@ -1,7 +1,7 @@
 """A tiny Gemma-shaped SentencePiece model, trained in a second, for offline tokenizer tests.
 
 The published SigLIP2 checkpoints use Gemma's 256k-piece SentencePiece BPE model (byte fallback, no dummy prefix,
-identity normalisation, split digits; ids <pad>=0 <eos>=1 <bos>=2 <unk>=3 <mask>=4; FACTS.md section 2). This trains the
+identity normalisation, split digits; ids <pad>=0 <eos>=1 <bos>=2 <unk>=3 <mask>=4; docs/tokenizer-contract.md). This trains the
 same kind of model on a few sentences so that tests can build our tokenizer and Hugging Face's `Siglip2Tokenizer`
 from one `tokenizer.model` and compare ids without downloading anything.
 
@@ -40,7 +40,7 @@ RICH_SENTENCES = [
     "οδός σε μια πόλη 😀 🐱",
 ]
 
-# The config Hugging Face needs to load the folder as a SigLIP2 tokenizer (FACTS.md section 2).
+# The config Hugging Face needs to load the folder as a SigLIP2 tokenizer (docs/tokenizer-contract.md).
 HF_TOKENIZER_CONFIG = {
     "tokenizer_class": "GemmaTokenizer",
     "add_bos_token": False,

@@ -9,7 +9,7 @@ import torch
 import siglip2_min
 from siglip2_min.config import PRESETS, from_hf_config, param_count, to_hf_config
 
-# FACTS §7: whole-model parameter counts of the published checkpoints, in millions (one decimal).
+# docs/index.md: whole-model parameter counts of the published checkpoints, in millions (one decimal).
 PUBLISHED = {
     "siglip2-base-patch16-naflex": 375.2,
     "siglip2-base-patch16-224": 375.2,

@@ -15,7 +15,7 @@ def test_captions_name_the_colour_and_the_shape():
         assert s.shape in words, s.caption
         assert not set(words) & (set(data.COLOURS) - {s.colour}), f"another colour named: {s.caption}"
         with_colour += s.colour in words
-        assert s.caption == s.caption.lower(), "SigLIP2 captions are lowercase (FACTS section 2)"
+        assert s.caption == s.caption.lower(), "SigLIP2 captions are lowercase (docs/tokenizer-contract.md)"
     assert with_colour > len(SAMPLES) / 2, "most captions name the colour too"
     assert {s.colour for s in SAMPLES} == set(data.COLOURS)
     assert {s.shape for s in SAMPLES} == set(data.SHAPES)

@@ -109,7 +109,7 @@ def published():
 
 
 def test_published_inputs_are_regenerated_exactly(published):
-    """The drawn images are byte-identical to those of the file and give FACTS sec. 6's patch grids."""
+    """The drawn images are byte-identical to those of the file and give docs/parity.md's patch grids."""
     from siglip2_min.naflex import preprocess
 
     images = make_golden.published_images()

@@ -3,7 +3,7 @@
 Tolerance: atol 2e-5 in fp32 (the issue's bound). Both sides run the same fp32 operations in a different order
 (our position resize is two matmuls, HF's a separable kernel; SDPA kernels may differ), so differences are a few
 ulps of values of order 1-10: observed <= 1e-6. Width-1 grids are excluded here: HF inherits torch's wrong
-antialiased resize there (FACTS §4); tests/test_position_resize.py checks that case against float64.
+antialiased resize there (docs/model/embeddings.md); tests/test_position_resize.py checks that case against float64.
 """
 
 import pytest
@@ -52,7 +52,7 @@ def test_naflex_pooled_and_hidden_states_match_hf_on_valid_patches(naflex):
         pooled, inter = ours.encode_image(pv, mask, ss, return_intermediates=True)
         ref_text = hf.text_model(input_ids=text_inputs(3)).pooler_output
     assert_close("vision.pooled", pooled, ref.pooler_output, ATOL)
-    valid = mask.bool()  # outputs at padded slots are not meaningful (FACTS §3)
+    valid = mask.bool()  # outputs at padded slots are not meaningful (docs/naflex.md)
     assert_close("vision.post_layernorm", inter["vision.post_layernorm"][valid], ref.last_hidden_state[valid], ATOL)
     assert_close("text.pooled", ours.encode_text(text_inputs(3)), ref_text, ATOL)
 
@@ -203,5 +203,5 @@ def test_training_init_uses_the_paper_values():
                                     num_attention_heads=2, projection_size=8),
         vision=siglip2_min.VisionConfig(hidden_size=8, intermediate_size=8, num_hidden_layers=1,
                                         num_attention_heads=2, patch_size=2, num_patches=4)))
-    assert model.logit_scale.item() == pytest.approx(2.302585, abs=1e-6)  # log 10 (FACTS §5)
+    assert model.logit_scale.item() == pytest.approx(2.302585, abs=1e-6)  # log 10 (docs/model/sigmoid-loss.md)
     assert model.logit_bias.item() == -10.0

@@ -77,11 +77,11 @@ def test_aspect_distortion_is_within_one_patch_per_side(height, width, p, budget
 
 
 def test_target_size_golden_table():
-    # FACTS.md section 3: HF (float64) and big_vision (float32) give these for the published patch size 16.
+    # docs/naflex.md: HF (float64) and big_vision (float32) give these for the published patch size 16.
     assert naflex.target_size(2853, 1000, 16, 1024) == (848, 304)
     assert naflex.target_size(224, 1024, 16, 256) == (112, 512)
     assert naflex.target_size(2200, 1700, 16, 256) == (288, 224)
-    # HF's own golden images (FACTS.md section 6): 224x224 and 1024x1024 -> 16x16 patches, 224x1024 -> 7x32.
+    # HF's own golden images (docs/parity.md): 224x224 and 1024x1024 -> 16x16 patches, 224x1024 -> 7x32.
     assert naflex.target_size(224, 224, 16, 256) == naflex.target_size(1024, 1024, 16, 256) == (256, 256)
     assert naflex.target_size(224, 1024, 16, 256) == (7 * 16, 32 * 16)
 

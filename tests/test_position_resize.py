@@ -1,5 +1,5 @@
 """The NaFlex position-table resize: equal to torch's antialiased bilinear where torch is right, and right where
-it is not (an output width of 1, FACTS §4)."""
+it is not (an output width of 1, docs/model/embeddings.md)."""
 
 import numpy as np
 import pytest
@@ -59,7 +59,7 @@ def test_weight_matrix_equals_the_definition_in_float64(in_size, out_size):
 def test_width_one_resize_is_right_where_torch_is_wrong(h):
     # A table that varies along the height only: every column equals 0..15, so a width-1 resize must give
     # the 1-D resize of 0..15 in every row (about [0.71, 2.5, 4.5, ..., 14.29] for h = 8), not torch's
-    # constant 0.714 (FACTS §4).
+    # constant 0.714 (docs/model/embeddings.md).
     table = torch.arange(16, dtype=torch.float64).reshape(16, 1, 1).expand(16, 16, 3).contiguous()
     expected = triangle_resize_1d(np.arange(16.0), h)  # [h]
     ours = resize_position_table(table, h, 1)  # [h, 3]

@@ -221,7 +221,7 @@ def test_naflex_processor_and_model_equal_transformers(naflex_checkpoint, tmp_pa
     cfg = hf_model.config.vision_config
     folder = copy_checkpoint(src, tmp_path / "ckpt", True, cfg.patch_size, cfg.num_patches)
     # Leave out the 120x7 image: its grid is 16x1 patches, and HF's position-table resize to a width of 1 hits the
-    # torch antialias bug (FACTS.md section 4) that our model avoids, so HF is the wrong oracle there.
+    # torch antialias bug (docs/model/embeddings.md) that our model avoids, so HF is the wrong oracle there.
     items = [im for i, im in enumerate(images()) if i != 2]
     inputs = load_processor(folder)(images=items, text=TEXTS)
     assert (inputs["spatial_shapes"] > 1).all(), inputs["spatial_shapes"]

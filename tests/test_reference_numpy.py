@@ -104,7 +104,7 @@ def test_compare_command_line_exits_zero_and_prints_every_name(checkpoints):
 def test_twin_float64_matches_hf_transformers(checkpoints, family):
     # An oracle independent of siglip2_min. HF's NaFlex resize runs in float32 even for a float64 model (it upcasts
     # on CPU "to float32"), which puts ~1e-7 into the embeddings, so NaFlex is held to 1e-6; FixRes has no resize
-    # and is held to 1e-10. HF's resize is wrong for images one patch wide (FACTS section 4): leave that one out.
+    # and is held to 1e-10. HF's resize is wrong for images one patch wide (docs/model/embeddings.md): leave that one out.
     folder, hf = checkpoints[family]
     twin = reference_numpy.load_model(folder)
     inputs = compare.make_inputs(twin)
@@ -148,7 +148,7 @@ def test_width_1_resize_equals_height_1_resize_transposed(height):
 
 
 def test_width_1_resize_weights_match_the_facts():
-    # FACTS section 4: 0..15 resized to 8 rows gives about [0.71, 2.5, 4.5, ..., 12.5, 14.29]; to 1 row, the
+    # docs/model/embeddings.md: 0..15 resized to 8 rows gives about [0.71, 2.5, 4.5, ..., 12.5, 14.29]; to 1 row, the
     # centre of a symmetric triangle, 7.5. Interior rows are exact averages of two neighbours.
     ramp = np.arange(16.0)
     assert_close("16 -> 8", resize_weights(16, 8) @ ramp, [5 / 7, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5, 100 / 7], 1e-12)

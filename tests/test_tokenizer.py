@@ -1,7 +1,6 @@
 """Tokenizer: the SigLIP2 text contract, and ids equal to HF's Siglip2Tokenizer on hypothesis-generated strings.
 
-Both tokenizers read one tiny Gemma-shaped SentencePiece model trained here (tests/spm_fixture.py, FACTS.md
-section 2), so nothing is downloaded.
+Both tokenizers read one tiny Gemma-shaped SentencePiece model trained here (tests/spm_fixture.py, docs/tokenizer-contract.md), so nothing is downloaded.
 """
 
 import sys
@@ -134,7 +133,7 @@ def test_literal_special_token_text_is_encoded_as_text_unlike_hf(tok, hf_tok):
 @settings(max_examples=100, deadline=None)
 @given(texts)
 def test_fixres_ids_equal_hf_gemma_tokenizer_on_lowercased_text(tok, folder, text):
-    # HF's FixRes checkpoints load a GemmaTokenizer, which does not lowercase (FACTS.md section 2): ours lowercases
+    # HF's FixRes checkpoints load a GemmaTokenizer, which does not lowercase (docs/tokenizer-contract.md): ours lowercases
     # for both families, so it equals Gemma's ids on text that was lowercased first.
     assume(not any(s in lowercase(text) for s in SPECIAL))
     gemma = _gemma(folder)

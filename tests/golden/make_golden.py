@@ -8,7 +8,7 @@
    checks the torch model (float64 and float32) and the numpy twin against them, and the processor's integer
    outputs exactly. Re-run this script whenever the bundled model is retrained (the test compares the
    weights' sha256 and says so).
-2. `published_naflex.json`: the published-checkpoint values of HF's integration test (FACTS.md section 6), which
+2. `published_naflex.json`: the published-checkpoint values of HF's integration test (docs/parity.md), which
    cannot be computed here (no machine here can download the weights): they are transcribed, with their source,
    together with what can be computed: a sha256 of each regenerated input image, the patch grids, and how
    Pillow's resize compares with the torch resize paths HF's processor may have used (the tolerance's evidence).
@@ -44,7 +44,7 @@ PATTERN_SIZE = (91, 37)  # (width, height) of the arithmetic pixel pattern: odd 
 BUNDLED_TEXTS = [
     "This is a photo of a red circle.",
     "This is a photo of a blue square.",
-    "This is a photo of a GREEN Triangle.",  # the processor lowercases (FACTS sec. 2)
+    "This is a photo of a GREEN Triangle.",  # the processor lowercases (docs/tokenizer-contract.md)
     "a black star",
     "",  # -> [EOS, pad, ...]
     "a red circle and " * 30 + "the end",  # far beyond 64 tokens: sticky EOS truncation
@@ -208,7 +208,7 @@ PUBLISHED_TEXTS = [
 ]
 HF_TEST = "tests/models/siglip2/test_modeling_siglip2.py"
 
-# logits_per_text [7 texts, 3 images], transcribed from FACTS.md section 6.
+# logits_per_text [7 texts, 3 images] of HF's integration test (see each entry's source).
 PUBLISHED_LOGITS = {
     "google/siglip2-base-patch16-naflex": {
         "logits_per_text": [[1.0195, -0.0280, -1.4468], [-4.5395, -6.2269, -1.5667], [4.1757, 5.0358, 3.5159],
@@ -222,9 +222,8 @@ PUBLISHED_LOGITS = {
         "logits_per_text": [[0.9422, 0.5540, -2.4405], [-7.3522, -9.4931, -6.3499], [5.7852, 6.7288, 7.7893],
                             [9.9881, 10.8136, 9.2121], [5.3660, 5.7746, 8.4130], [-12.7218, -14.2631, -13.6442],
                             [0.6384, 0.4278, -0.9022]],
-        "source": "FACTS.md section 6, which cites the same HF integration test run on siglip2-so400m-patch16-naflex "
-                  f"({HF_TEST}, convert_siglip2_to_hf.py); the copy of the HF test file read here holds only the base "
-                  "values, so these are as FACTS.md gives them",
+        "source": f"reported for HF's integration test ({HF_TEST}) run on siglip2-so400m-patch16-naflex; the copy "
+                  "of that file read here holds only the base values, so these are not verified against it",
     },
 }
 
