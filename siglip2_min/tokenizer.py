@@ -27,6 +27,40 @@ TEXT_LENGTH = 64  # the text tower's position table: every checkpoint was traine
 PAD_ID = 0
 EOS_ID = 1
 
+# tokenizer_config.json that lets HF load a `tokenizer.model` folder as a SigLIP2 tokenizer (Siglip2Tokenizer
+# lowercases on top of it): no BOS, EOS appended, right padding.
+HF_TOKENIZER_CONFIG = {
+    "tokenizer_class": "GemmaTokenizer",
+    "add_bos_token": False,
+    "add_eos_token": True,
+    "padding_side": "right",
+    "model_input_names": ["input_ids"],
+}
+
+
+def train_sentencepiece(sentences, vocab_size, hard_vocab_limit=True):
+    """A Gemma-shaped SentencePiece BPE model trained on `sentences`: the serialized `tokenizer.model` bytes.
+
+    Gemma's options (docs/tokenizer-contract.md): BPE with byte fallback (256 byte pieces, so any text encodes),
+    no dummy prefix, whitespace and digits kept as they are, ids <pad>=0 <eos>=1 <bos>=2 <unk>=3 <mask>=4. Used to
+    train the bundled tiny model's tokenizer and the tests' tokenizers; the checkpoints ship Gemma's own 256k model.
+    `hard_vocab_limit=False` lets a small corpus end with fewer than `vocab_size` pieces.
+    """
+    import io
+
+    import sentencepiece as spm
+
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=buffer, vocab_size=vocab_size,
+        hard_vocab_limit=hard_vocab_limit, model_type="bpe", byte_fallback=True, add_dummy_prefix=False,
+        remove_extra_whitespaces=False, normalization_rule_name="identity", split_digits=True,
+        allow_whitespace_only_pieces=True, pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>",
+        eos_piece="<eos>", bos_piece="<bos>", unk_piece="<unk>", user_defined_symbols=["<mask>"],
+        character_coverage=1.0, num_threads=1, minloglevel=2,  # one thread: the same model on every run
+    )  # fmt: skip
+    return buffer.getvalue()
+
 
 # --- lowercasing -------------------------------------------------------------------------------------------------
 # Python's `str.lower()` is not per character: it turns a word-final capital sigma into 'ς' (Unicode's Final_Sigma

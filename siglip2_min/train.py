@@ -17,14 +17,12 @@ Shapes: B = batch size (images = texts), N = max patches, P = patch_size**2 * 3,
 """
 
 import argparse
-import io
 import json
 import math
 import os
 import sys
 import time
 
-import numpy as np
 import torch
 
 from . import data
@@ -32,6 +30,7 @@ from .config import SigLIP2Config, TextConfig, VisionConfig, to_hf_config
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2
 from .processor import load_processor
+from .tokenizer import HF_TOKENIZER_CONFIG, train_sentencepiece
 
 TEMPLATE = "This is a photo of {}."  # the SigLIP2 pipeline template (docs/tokenizer-contract.md)
 
@@ -74,49 +73,6 @@ def preprocessor_config():
 
 
 # docs/tokenizer-contract.md: Gemma's special ids, no BOS, EOS appended, right padding.
-TOKENIZER_CONFIG = {
-    "tokenizer_class": "GemmaTokenizer",
-    "add_bos_token": False,
-    "add_eos_token": True,
-    "padding_side": "right",
-    "model_input_names": ["input_ids"],
-}
-
-
-def train_tokenizer(captions, vocab_size=VOCAB_SIZE):
-    """A Gemma-shaped SentencePiece BPE model trained on `captions`; returns the serialized model bytes."""
-    import sentencepiece as spm
-
-    buffer = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(captions),
-        model_writer=buffer,
-        vocab_size=vocab_size,
-        hard_vocab_limit=False,  # the captions may not hold enough merges for exactly vocab_size pieces
-        # The Gemma options (docs/tokenizer-contract.md): byte fallback, no dummy prefix, whitespace kept as is.
-        model_type="bpe",
-        byte_fallback=True,
-        add_dummy_prefix=False,
-        remove_extra_whitespaces=False,
-        normalization_rule_name="identity",
-        split_digits=True,
-        allow_whitespace_only_pieces=True,
-        pad_id=0,
-        eos_id=1,
-        bos_id=2,
-        unk_id=3,
-        pad_piece="<pad>",
-        eos_piece="<eos>",
-        bos_piece="<bos>",
-        unk_piece="<unk>",
-        user_defined_symbols=["<mask>"],
-        character_coverage=1.0,
-        num_threads=1,
-        minloglevel=2,
-    )
-    return buffer.getvalue()
-
-
 def init_weights(model, seed):
     """big_vision's initialisation, applied by parameter name so it does not depend on the module classes.
 
@@ -302,7 +258,7 @@ def write_preprocessing(out_dir, sp_bytes):
         f.write(sp_bytes)
     for name, content in [
         ("config.json", to_hf_config(CONFIG)),
-        ("tokenizer_config.json", TOKENIZER_CONFIG),
+        ("tokenizer_config.json", HF_TOKENIZER_CONFIG),
         ("preprocessor_config.json", preprocessor_config()),
     ]:
         _write_json(os.path.join(out_dir, name), content)
@@ -356,7 +312,7 @@ def main(argv=None):
 
     start = time.time()
     if rank == 0:  # the tokenizer is trained first: the processor reads it back from the output folder
-        write_preprocessing(args.out, train_tokenizer(data.all_captions()))
+        write_preprocessing(args.out, train_sentencepiece(data.all_captions(), VOCAB_SIZE, hard_vocab_limit=False))
     if world > 1:
         torch.distributed.barrier()
     processor = load_processor(args.out)

@@ -8,9 +8,10 @@ from one `tokenizer.model` and compare ids without downloading anything.
     path = train_tiny_spm(tmp_path)                 # -> tmp_path / "tokenizer.model" (+ tokenizer_config.json)
 """
 
-import io
 import json
 from pathlib import Path
+
+from siglip2_min.tokenizer import HF_TOKENIZER_CONFIG, train_sentencepiece
 
 # Lowercase captions: the tokenizer lowercases before encoding, so uppercase pieces would never be used. Few distinct
 # characters, so that 256 byte pieces + 5 specials + these 21 characters still leave merges within a vocab of 300.
@@ -40,51 +41,15 @@ RICH_SENTENCES = [
     "οδός σε μια πόλη 😀 🐱",
 ]
 
-# The config Hugging Face needs to load the folder as a SigLIP2 tokenizer (docs/tokenizer-contract.md).
-HF_TOKENIZER_CONFIG = {
-    "tokenizer_class": "GemmaTokenizer",
-    "add_bos_token": False,
-    "add_eos_token": True,
-    "padding_side": "right",
-    "model_input_names": ["input_ids"],
-}
-
-
 def train_tiny_spm(folder, sentences=None, vocab_size=300):
     """Train a Gemma-shaped SentencePiece BPE model; write `tokenizer.model` and `tokenizer_config.json` in `folder`.
 
     `vocab_size` 300 matches the random-weight text towers of `tests/hf_fixtures.py` (256 byte pieces + 5 specials +
     a few merges), so ids from this model are valid inputs for those checkpoints. Returns the `tokenizer.model` path.
     """
-    import sentencepiece as spm
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences or SENTENCES),
-        model_writer=model,
-        vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        add_dummy_prefix=False,
-        remove_extra_whitespaces=False,
-        normalization_rule_name="identity",
-        split_digits=True,
-        allow_whitespace_only_pieces=True,
-        pad_id=0,
-        eos_id=1,
-        bos_id=2,
-        unk_id=3,
-        pad_piece="<pad>",
-        eos_piece="<eos>",
-        bos_piece="<bos>",
-        unk_piece="<unk>",
-        user_defined_symbols=["<mask>"],
-        character_coverage=1.0,
-        minloglevel=2,  # quiet: the trainer otherwise logs a page per call
-    )
     path = folder / "tokenizer.model"
-    path.write_bytes(model.getvalue())
+    path.write_bytes(train_sentencepiece(sentences or SENTENCES, vocab_size))
     (folder / "tokenizer_config.json").write_text(json.dumps(HF_TOKENIZER_CONFIG, indent=2))
     return path

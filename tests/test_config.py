@@ -4,7 +4,6 @@ import dataclasses
 import json
 
 import pytest
-import torch
 
 import siglip2_min
 from siglip2_min.config import PRESETS, from_hf_config, param_count, to_hf_config

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from siglip2_min import naflex, processor as processor_module
+from siglip2_min import naflex
 from siglip2_min.processor import load_processor
 from spm_fixture import train_tiny_spm
 

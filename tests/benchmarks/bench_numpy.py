@@ -14,9 +14,13 @@ work (seen here: 19 s CPU for a 4 s forward).
 """
 
 import argparse
+import sys
+from pathlib import Path
 import os
 import tempfile
 import time
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, installed or not
 
 
 def main():

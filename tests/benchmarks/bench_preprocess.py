@@ -9,11 +9,15 @@ small result once, and resize images in parallel threads (Pillow releases the GI
 """
 
 import argparse
+import sys
+from pathlib import Path
 import time
 
 import numpy as np
 import torch
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, installed or not
 
 from siglip2_min import naflex
 
