@@ -6,31 +6,30 @@ import torch
 import hf_fixtures
 
 
-@pytest.fixture(scope="session")
-def naflex_checkpoint(tmp_path_factory):
-    """(folder, hf_model): a random NaFlex `Siglip2Model` saved with `save_pretrained`."""
-    model = hf_fixtures.hf_naflex_model()
-    folder = tmp_path_factory.mktemp("naflex")
+def _saved(build, name, tmp_path_factory):
+    """(folder, hf_model): an HF model built by `build()` and written with `save_pretrained`."""
+    model = build()
+    folder = tmp_path_factory.mktemp(name)
     model.save_pretrained(folder)
     return folder, model
+
+
+@pytest.fixture(scope="session")
+def naflex_checkpoint(tmp_path_factory):
+    """A random NaFlex `Siglip2Model`."""
+    return _saved(hf_fixtures.hf_naflex_model, "naflex", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def fixres_checkpoint(tmp_path_factory):
-    """(folder, hf_model): a random FixRes `SiglipModel` saved with `save_pretrained`."""
-    model = hf_fixtures.hf_fixres_model()
-    folder = tmp_path_factory.mktemp("fixres")
-    model.save_pretrained(folder)
-    return folder, model
+    """A random FixRes `SiglipModel`."""
+    return _saved(hf_fixtures.hf_fixres_model, "fixres", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def classifier_checkpoint(tmp_path_factory):
-    """(folder, hf_model): a random `Siglip2ForImageClassification` saved with `save_pretrained`."""
-    model = hf_fixtures.hf_classifier_model()
-    folder = tmp_path_factory.mktemp("classifier")
-    model.save_pretrained(folder)
-    return folder, model
+    """A random `Siglip2ForImageClassification`."""
+    return _saved(hf_fixtures.hf_classifier_model, "classifier", tmp_path_factory)
 
 
 def pytest_configure(config):
