@@ -64,6 +64,56 @@ def test_training_blocks_of_five_differ_only_in_shape():
     assert len({s.image.size for s in test}) > 90
 
 
+def test_colour_override_changes_the_colour_and_nothing_else():
+    for index in range(10):
+        plain = data.sample(index, "train", 0)
+        for colour in ("red", "black"):
+            forced = data.sample(index, "train", 0, colour=colour)
+            assert forced.colour == colour
+            assert (forced.shape, forced.size, forced.where, forced.background, forced.image.size) == (
+                plain.shape, plain.size, plain.where, plain.background, plain.image.size)
+            assert forced.caption == plain.caption.replace(plain.colour, colour)
+            # The shape's pixels take a shade of the forced colour: their mean is nearest to its anchors.
+            pixels = np.asarray(forced.image, dtype=float).reshape(-1, 3)
+            background = np.median(pixels, axis=0)
+            shape_pixels = pixels[np.abs(pixels - background).max(axis=-1) > 60]
+            mean = shape_pixels.mean(axis=0)
+            nearest = min(data.COLOURS, key=lambda c: min(np.abs(mean - a).sum() for a in data.COLOURS[c]))
+            assert nearest == colour, (index, colour, mean)
+    with pytest.raises(ValueError, match="colour must be one of"):
+        data.sample(0, colour="pink")
+
+
+def test_name_colour_false_leaves_the_colour_out_of_the_caption():
+    for index in range(40):
+        plain, quiet = data.sample(index, "train", 0), data.sample(index, "train", 0, name_colour=False)
+        words = quiet.caption.replace(".", "").split()
+        assert quiet.shape in words and not set(words) & set(data.COLOURS), quiet.caption
+        # Same drawing (the pixel noise may differ: it is drawn after the phrasing).
+        assert (quiet.colour, quiet.shape, quiet.size, quiet.where, quiet.background, quiet.image.size) == (
+            plain.colour, plain.shape, plain.size, plain.where, plain.background, plain.image.size)
+
+
+def test_batch_colour_is_deterministic_and_drawn_at_the_requested_fraction():
+    colours = [data.batch_colour(step, 0, 0.5) for step in range(2000)]
+    assert colours == [data.batch_colour(step, 0, 0.5) for step in range(2000)], "must agree across ranks"
+    single = [c for c in colours if c is not None]
+    assert abs(len(single) / 2000 - 0.5) < 0.05, len(single)  # binomial sd 0.011
+    assert set(single) == set(data.COLOURS)
+    assert colours != [data.batch_colour(step, 1, 0.5) for step in range(2000)], "the seed must matter"
+    assert all(data.batch_colour(step, 0, 0.0) is None for step in range(200))
+    assert all(data.batch_colour(step, 0, 1.0) is not None for step in range(200))
+
+
+def test_a_single_colour_batch_has_one_colour_and_keeps_its_minimal_pairs():
+    step = next(s for s in range(100) if data.batch_colour(s, 0, 0.5) is not None)
+    colour = data.batch_colour(step, 0, 0.5)
+    batch = data.samples(step * 20, step * 20 + 20, "train", 0, colour)
+    assert {s.colour for s in batch} == {colour}
+    for start in range(0, 20, 5):
+        assert sorted(s.shape for s in batch[start : start + 5]) == sorted(data.SHAPES)
+
+
 def test_held_out_split_differs_from_training_split():
     train = {np.asarray(s.image).tobytes() for s in SAMPLES}
     test = {np.asarray(s.image).tobytes() for s in data.samples(0, 400, "test", seed=0)}
