@@ -1,6 +1,6 @@
 """Train the bundled tiny SigLIP2 (NaFlex) from scratch on the procedural shapes dataset, on a CPU, in minutes.
 
-    python -m siglip2_min.train --out DIR [--steps 600] [--seed 0] [--batch-size 256]
+    python -m siglip2_min.train --out DIR [--steps 1000] [--seed 0] [--batch-size 120] [--one-colour 0.0]
     torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, split over N ranks
 
 What it does, in order: train a tiny SentencePiece tokenizer with the Gemma options (docs/tokenizer-contract.md) on every
@@ -39,6 +39,7 @@ MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex 
 VOCAB_SIZE = 512  # 5 specials + 256 byte-fallback pieces + letters and merges of the caption words
 WIDTH = 128
 PAD_ID = 0
+ONE_COLOUR_FRACTION = 0.0  # of the training batches drawn in one colour: off for the bundled model (`data.batch_colour`)
 
 # The bundled model: 3 vision and 2 text layers of width 128, 1.3M parameters (5.3 MB in float32). Its position
 # table is 8 x 8 (num_patches = 64), resized per image exactly as SigLIP2's 16 x 16 one is.
@@ -130,9 +131,9 @@ def embed_texts(model, processor, texts):
     return model.encode_text(processor(text=texts)["input_ids"])
 
 
-def batch_inputs(processor, split, indices, seed):
+def batch_inputs(processor, split, indices, seed, colour=None, name_colour=True):
     """Model inputs for the samples `indices` of a split: each image with the caption drawn for it."""
-    batch = [data.sample(int(i), split, seed) for i in indices]
+    batch = [data.sample(int(i), split, seed, colour, name_colour) for i in indices]
     # pixel_values [B, N, P], pixel_attention_mask [B, N], spatial_shapes [B, 2], input_ids [B, 64]
     return processor(images=[s.image for s in batch], text=[s.caption for s in batch])
 
@@ -205,8 +206,12 @@ class Progress:
         sys.stderr.flush()
 
 
-def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, rank=0, world=1, eval_every=0):
-    """The training loop: each step's global batch is samples [step*B, (step+1)*B) of the train split."""
+def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, rank=0, world=1, eval_every=0,
+          one_colour=ONE_COLOUR_FRACTION):
+    """The training loop: each step's global batch is samples [step*B, (step+1)*B) of the train split.
+
+    A `one_colour` fraction of the batches are drawn in a single colour; their captions name it in the first half
+    of the run and leave it out in the second (`data.batch_colour` says why)."""
     # No weight decay on gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`).
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "position_embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "position_embedding" in n]
@@ -222,7 +227,9 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup)
         start = step * batch_size + rank * local  # this rank's shard of the global batch
-        inputs = batch_inputs(processor, "train", range(start, start + local), seed)
+        colour = data.batch_colour(step, seed, one_colour)  # None, or the colour of every sample in this batch
+        name_colour = colour is None or step < steps // 2  # see data.batch_colour: the second half's phase
+        inputs = batch_inputs(processor, "train", range(start, start + local), seed, colour, name_colour)
         out = model(**inputs)
         loss = loss_fn(out.image_embeds, out.text_embeds, core.logit_scale, core.logit_bias, world)
         opt.zero_grad(set_to_none=True)
@@ -301,9 +308,13 @@ def main(argv=None):
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-images", type=int, default=500)
+    parser.add_argument("--one-colour", type=float, default=ONE_COLOUR_FRACTION,
+                        help="fraction of batches drawn in a single colour (0 to 1; see data.batch_colour)")
     parser.add_argument("--eval-every", type=int, default=0, help="also evaluate on 100 images every this many steps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if not 0 <= args.one_colour <= 1:
+        parser.error(f"--one-colour must lie in [0, 1], got {args.one_colour}")
     if args.threads:
         torch.set_num_threads(args.threads)
     rank, world = _init_distributed()
@@ -323,7 +334,7 @@ def main(argv=None):
         model = DistributedDataParallel(model)
     train(
         model, processor, args.steps, args.batch_size, args.seed, args.lr, args.warmup, args.weight_decay, rank, world,
-        args.eval_every,
+        args.eval_every, args.one_colour,
     )  # fmt: skip
     model = model.module if world > 1 else model
     train_seconds = time.time() - start

@@ -54,8 +54,9 @@ def test_load_model_without_a_path_is_the_bundled_model(bundled):
 
 
 # The shape half of the target is not met by the committed model: zero-shot shape accuracy is 23% on
-# 500 held-out images (chance 20%) while colour is 100% (assets/tiny/training.json). strict=True: once a
-# retrained model reaches 90%, these xfails fail and must be removed.
+# 500 held-out images (chance 20%) while colour is 100% (assets/tiny/training.json); what was measured trying to
+# fix it is in the docstring of `data.batch_colour`. strict=True: once a retrained model reaches 90%, these
+# xfails fail and must be removed.
 SHAPE_SHORTFALL = pytest.mark.xfail(strict=True, reason="bundled model: zero-shot shape 23%, target 90%")
 ATTRIBUTES = ["colour", pytest.param("shape", marks=SHAPE_SHORTFALL)]
 
