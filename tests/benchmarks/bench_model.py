@@ -1,6 +1,6 @@
 """Model speed and loading memory: siglip2-min against transformers, same random B/16 NaFlex weights, one run.
 
-    python tests/benchmarks/bench_model.py [--threads 2] [--repeats 3] [--batch 8] [--skip-memory]
+    python tests/benchmarks/bench_model.py [--threads 2] [--repeats 3] [--batch 8] [--skip-memory] [--device cuda]
 
 Prints ratios (ours vs transformers; > 1 means faster) for: images of one size (16 x 16 patches), images of mixed
 aspect ratios 1:4 to 4:1 (each its own NaFlex grid of <= 256 patches), 64-token texts; and the peak resident memory
@@ -51,6 +51,8 @@ def median_time(fn, repeats):
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # CUDA calls return before the work is done
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
 
@@ -66,15 +68,15 @@ def compare(name, ours, theirs, repeats, items):
     return b / a
 
 
-def speed(folder, repeats, batch):
+def speed(folder, repeats, batch, device="cpu"):
     import transformers
     import siglip2_min
 
-    ours = siglip2_min.load_model(folder)
-    theirs = transformers.Siglip2Model.from_pretrained(folder).eval()
-    equal = inputs([(16, 16)] * batch)
-    mixed = inputs([MIXED[i % len(MIXED)] for i in range(batch)])
-    ids = torch.randint(5, 1000, (4 * batch, 64))
+    ours = siglip2_min.load_model(folder, device=device)
+    theirs = transformers.Siglip2Model.from_pretrained(folder).to(device).eval()
+    equal = [t.to(device) for t in inputs([(16, 16)] * batch)]
+    mixed = [t.to(device) for t in inputs([MIXED[i % len(MIXED)] for i in range(batch)])]
+    ids = torch.randint(5, 1000, (4 * batch, 64), device=device)
     results = {}
     with torch.inference_mode():
         for label, (pv, mask, ss) in (("images, equal size (16x16)", equal), ("images, mixed 1:4..4:1", mixed)):
@@ -115,16 +117,19 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the speed part; memory is measured on the CPU)")
     args = parser.parse_args()
+    if args.device != "cpu" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device here")
     torch.set_num_threads(args.threads)
     import transformers
 
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {args.threads} threads, "
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {args.device}, {args.threads} threads, "
           f"batch {args.batch}, median of {args.repeats}")
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "speed"  # the vocabulary does not change the speed; a small one saves disk and time
         save_base_checkpoint(small, vocab_size=1000)
-        results = speed(small, args.repeats, args.batch)
+        results = speed(small, args.repeats, args.batch, args.device)
         if not args.skip_memory:
             full = Path(tmp) / "full"
             save_base_checkpoint(full, vocab_size=256000)
