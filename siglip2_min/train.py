@@ -26,13 +26,13 @@ import time
 import torch
 
 from . import data
+from .api import DEFAULT_TEMPLATE, embed_images, embed_texts
 from .config import SigLIP2Config, TextConfig, VisionConfig, to_hf_config
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2
 from .processor import load_processor
 from .tokenizer import HF_TOKENIZER_CONFIG, train_sentencepiece
 
-TEMPLATE = "This is a photo of {}."  # the SigLIP2 pipeline template (docs/tokenizer-contract.md)
 
 PATCH_SIZE = 8
 MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex keeps the aspect ratio
@@ -120,17 +120,6 @@ def new_model(seed):
     return model
 
 
-def embed_images(model, processor, images):
-    """Pooled image embeddings [B, D], before normalisation."""
-    inputs = processor(images=images)
-    return model.encode_image(inputs["pixel_values"], inputs["pixel_attention_mask"], inputs["spatial_shapes"])
-
-
-def embed_texts(model, processor, texts):
-    """Pooled text embeddings [T, D], before normalisation."""
-    return model.encode_text(processor(text=texts)["input_ids"])
-
-
 def batch_inputs(processor, split, indices, seed, colour=None, name_colour=True):
     """Model inputs for the samples `indices` of a split: each image with the caption drawn for it."""
     batch = [data.sample(int(i), split, seed, colour, name_colour) for i in indices]
@@ -154,20 +143,16 @@ def evaluate(model, processor, n=500, seed=0, batch_size=100):
     a description, so distinct texts are the gallery and a tie between copies cannot count against an image.
     """
     samples = data.samples(0, n, "test", seed)
-    image_embeds = torch.cat(
-        [embed_images(model, processor, [s.image for s in samples[i : i + batch_size]]) for i in range(0, n, batch_size)]
-    )  # [n, D]
-    image_embeds = torch.nn.functional.normalize(image_embeds, dim=-1)
-
+    quiet = dict(batch_size=batch_size, progress=False)
+    image_embeds = embed_images(model, processor, [s.image for s in samples], **quiet)  # [n, D], unit length
     pairs, labels = zero_shot_labels()
-    label_embeds = torch.nn.functional.normalize(
-        embed_texts(model, processor, [TEMPLATE.format(label) for label in labels]), dim=-1
-    )  # [35, D]
+    prompts = [DEFAULT_TEMPLATE.format(label) for label in labels]  # "This is a photo of a red circle."
+    label_embeds = embed_texts(model, processor, prompts, **quiet)  # [35, D], unit length
     # Sigmoid, scale and bias are monotonic, so the best label by cosine is the best by probability too.
     guesses = [pairs[int(b)] for b in (image_embeds @ label_embeds.T).argmax(dim=-1)]  # [n] (colour, shape)
 
     gallery = sorted({s.description for s in samples})
-    gallery_embeds = torch.nn.functional.normalize(embed_texts(model, processor, gallery), dim=-1)  # [G, D]
+    gallery_embeds = embed_texts(model, processor, gallery, **quiet)  # [G, D], unit length
     best = (image_embeds @ gallery_embeds.T).argmax(dim=-1)  # [n]
     retrieval_hits = sum(gallery[int(b)] == s.description for b, s in zip(best, samples))
     return {
