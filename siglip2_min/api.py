@@ -88,13 +88,17 @@ class Progress:
         self.enabled, self.total, self.desc = bool(enabled), total, desc
         self.done, self.start, self.last_draw = 0, time.monotonic(), 0.0
 
-    def update(self, n):
+    def update(self, n, **values):
+        """Count `n` more done; `values` (the training loss, say) are shown after the counter and time left."""
         self.done += n
         now = time.monotonic()
         if self.enabled and (now - self.last_draw > 0.1 or self.done >= self.total):
             rate = self.done / max(now - self.start, 1e-9)
             pct = 100 * self.done // max(self.total, 1)
-            self.stream.write(f"\r{self.desc}  {self.done}/{self.total}  {pct}%  {rate:.1f}/s")
+            shown = "".join(f"  {k} {v:.3f}" for k, v in values.items())
+            left = (self.total - self.done) / max(rate, 1e-9)
+            counter = f"{self.desc}  {self.done}/{self.total}  {pct}%  {rate:.1f}/s  {left:.0f}s left"
+            self.stream.write(f"\r{counter}{shown} ")
             self.stream.flush()
             self.last_draw = now
 

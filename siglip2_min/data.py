@@ -61,7 +61,6 @@ PHRASINGS = (
     "a photo of a {shape}.",
     "a {size} {shape} {where}",
 )
-COLOUR_FREE_PHRASINGS = tuple(p for p in PHRASINGS if "{colour}" not in p)
 
 
 @dataclass(frozen=True)
@@ -82,12 +81,12 @@ class Sample:
         return f"a {self.size} {self.colour} {self.shape} {self.where}"
 
 
-def sample(index, split="train", seed=0, colour=None, name_colour=True):
+def sample(index, split="train", seed=0, colour=None):
     """Sample `index` of `split` ("train" or "test") for `seed`: the same image and caption on every call.
 
     `colour`, when given, replaces the colour the generator would draw (everything else about the sample stays the
-    same); `name_colour=False` draws the caption from the phrasings that leave the colour out. The training
-    script uses both for its single-colour batches (`batch_colour`).
+    same, the caption names the new colour). The training script uses it for its single-colour groups
+    (`group_colours`).
     """
     if colour is not None and colour not in COLOURS:
         raise ValueError(f"colour must be one of {list(COLOURS)} or None, got {colour!r}")
@@ -123,8 +122,7 @@ def sample(index, split="train", seed=0, colour=None, name_colour=True):
     # Centre anywhere that keeps the whole shape inside the image.
     cx = rng.uniform(extent / 2, width - extent / 2)
     cy = rng.uniform(extent / 2, height - extent / 2)
-    phrasings = PHRASINGS if name_colour else COLOUR_FREE_PHRASINGS
-    phrasing = phrasings[int(rng.integers(len(phrasings)))]
+    phrasing = PHRASINGS[int(rng.integers(len(PHRASINGS)))]
     noisy, noise_level = rng.random() < 0.3, rng.uniform(2, 8)
     rng = np.random.default_rng([int(seed), SPLITS[split], int(index), 1])  # this sample's own draws
     angle = 0.0 if shape == "circle" or rng.random() < 0.5 else rng.uniform(-MAX_ROTATION, MAX_ROTATION)
@@ -134,52 +132,44 @@ def sample(index, split="train", seed=0, colour=None, name_colour=True):
         noise = rng.normal(0, noise_level, (height, width, 1))
         pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
         image = Image.fromarray(pixels)
-    _draw(ImageDraw.Draw(image), shape, cx, cy, extent / 2, angle, rgb)
+    form = rng.random()  # drawn last, so everything else about the sample is as it was before it was added
+    _draw(ImageDraw.Draw(image), shape, cx, cy, extent / 2, angle, rgb, form)
 
     where = _where(cx / width, cy / height)
     caption = phrasing.format(colour=colour, shape=shape, size=size, where=where, background=background)
     return Sample(image, colour, shape, size, where, background, caption)
 
 
-def samples(start, stop, split="train", seed=0, colour=None, name_colour=True):
-    """Samples `start .. stop-1` of a split, as a list (see `sample` for `colour` and `name_colour`)."""
-    return [sample(i, split, seed, colour, name_colour) for i in range(start, stop)]
+def samples(start, stop, split="train", seed=0, colour=None):
+    """Samples `start .. stop-1` of a split, as a list (see `sample` for `colour`)."""
+    return [sample(i, split, seed, colour) for i in range(start, stop)]
 
 
-def batch_colour(step, seed, fraction):
-    """The one colour of every sample in training batch `step`, or None for an ordinary mixed-colour batch.
+def group_colours(step, seed, groups, one_colour):
+    """The colour of every sample in each group of training step `step`: the first `one_colour` groups get one
+    colour each, drawn afresh every step; the rest are None, the generator's own mixed colours.
 
-    An experiment towards the bundled model's shape accuracy, off by default (`train.py --one-colour`). The problem:
-    colour is the easiest thing in these images (a mean over the pixels), shape the hardest (the layout of several
-    patches). In mixed-colour batches both towers put nearly all of their embedding into colour within ~50 steps:
-    same-colour images end at cosine 0.999 whatever their shape, the prompts "a red circle" and "a red square" at
-    0.999, and shape stays at chance (20%). This is feature suppression in contrastive learning: an easy feature
-    that separates most negatives starves a harder one (Robinson et al. 2021, "Can contrastive learning avoid
-    shortcut solutions?"). Each tower alone learns shape: the vision tower against 35 learned class vectors
-    reaches 52% in 200 steps, the text tower against fixed image vectors 100% in 50. In a single-colour batch
-    colour separates no pair, so only shape, size and position lower the loss. The training script also drops
-    the colour from these batches' captions in the second half of the run (`sample(name_colour=False)`), so that
-    a colour shared by every pair is no longer pushed out of the embedding.
+    Why (`train.py` takes the sigmoid loss within each group of a batch): colour is the easiest thing in these
+    images (a mean over the pixels), shape the hardest (the layout of several patches). In mixed-colour batches
+    both towers put nearly all of their embedding into colour within ~50 steps: same-colour images end at cosine
+    0.999 whatever their shape, the prompts "a red circle" and "a red square" at 0.999, and zero-shot shape stays
+    at chance. This is feature suppression in contrastive learning: an easy feature that separates most
+    negatives starves a harder one (Robinson et al. 2021, "Can contrastive learning avoid shortcut solutions?").
+    In a group of one colour, colour separates no pair, so only shape, size and position lower its loss; the
+    mixed groups of the same step keep colour in use. Both must be there at every step: whichever feature the
+    two towers settle on first suppresses the other for good.
 
-    Measured (zero-shot on held-out images; 1000 or more steps unless said): without single-colour batches, shape
-    23%, colour 100%. Half of the batches in one colour: shape 56%, colour 60% (1600 steps of 120, 2 threads);
-    shape 63%, colour 48% (2200 steps of 60); with seed 1, shape 21%, colour 82%; with seed 1 and a fraction of
-    0.7, shape 96%, colour 15%. So shape can be learned, but when it is, colour is suppressed instead (dropping
-    the colour words in the second half does not bring it back), and at 0.5 whether shape is learned depends on
-    the seed. Also measured, all worse: a fraction of 0.3, or batches of two colours (shape at chance); single-colour
-    batches first and mixed ones after (colour at chance to the end); captions without the colour from the start
-    (colour 99% at step 400, shape 35% at step 800); a learning rate of 2e-3 (shape 20%, colour 74%); in the
-    second half, single-shape batches (one shape, colours varied) in place of the mixed ones, the mirror image
-    meant to make colour the only signal there (seed 1, 0.7: shape 89%, colour 15%; seed 0, 0.5: shape 41%,
-    colour 51%): once colour has been suppressed, nothing tried here brings it back.
+    Measured (zero-shot on held-out images; docs/training.md has the table and sample sizes): one loss over mixed
+    batches of 120 (the SigLIP recipe as is), shape 23%, colour 100%. Four groups of 30, one in a single colour:
+    shape 94%, colour 99% (1400 steps). Two groups of the four, or two of five groups of 24: shape 97-98%, colour
+    53-71%. Whole batches in one colour at half of the steps: shape 56%, colour 60%, and seed 1 gave shape 21%. Also
+    worse: single-colour batches first and mixed ones after (colour at chance to the end); a group of one shape
+    beside the single-colour one (shape 30%, colour 98% at step 400).
     Deterministic in (seed, step): every rank of a distributed run agrees.
     """
-    if fraction <= 0:
-        return None
     rng = np.random.default_rng([int(seed), 2, int(step)])  # 2: a stream apart from the two splits'
-    if rng.random() >= fraction:
-        return None
-    return list(COLOURS)[int(rng.integers(len(COLOURS)))]
+    names = list(COLOURS)
+    return [names[int(rng.integers(len(names)))] if g < one_colour else None for g in range(groups)]
 
 
 def all_captions():
@@ -239,21 +229,35 @@ def _polygon(cx, cy, radius, angle, points):
     return [(cx + radius * (c * x - s * y), cy + radius * (s * x + c * y)) for x, y in points]
 
 
-_STAR = [
-    (r * math.sin(math.pi * k / 5), -r * math.cos(math.pi * k / 5)) for k, r in zip(range(10), [1, 0.42] * 5)
-]
+def _star(inner):
+    """A five-pointed star: outer points at radius 1, the notches between them at `inner`."""
+    return [(r * math.sin(math.pi * k / 5), -r * math.cos(math.pi * k / 5)) for k, r in zip(range(10), [1, inner] * 5)]
+
+
+def _cross(half):
+    """A plus sign: arms from -1 to 1, `half` their half-width."""
+    h = half
+    return [(-h, -1), (h, -1), (h, -h), (1, -h), (1, h), (h, h), (h, 1), (-h, 1), (-h, h), (-1, h), (-1, -h), (-h, -h)]
+
+
 _TRIANGLE = [(0, -1), (math.sqrt(3) / 2, 0.5), (-math.sqrt(3) / 2, 0.5)]
 _SQUARE = [(-0.75, -0.75), (0.75, -0.75), (0.75, 0.75), (-0.75, 0.75)]  # shrunk so a rotated square still fits
-_CROSS = [
-    (-0.3, -1), (0.3, -1), (0.3, -0.3), (1, -0.3), (1, 0.3), (0.3, 0.3),
-    (0.3, 1), (-0.3, 1), (-0.3, 0.3), (-1, 0.3), (-1, -0.3), (-0.3, -0.3),
-]  # fmt: skip
 
 
-def _draw(draw, shape, cx, cy, radius, angle, rgb):
-    """Draw a filled shape whose bounding circle has `radius`, centred at (cx, cy)."""
+def _draw(draw, shape, cx, cy, radius, angle, rgb, form=0.5):
+    """Draw a filled shape whose bounding circle has `radius`, centred at (cx, cy).
+
+    `form` (0 to 1) sets the proportions that vary between drawings by hand: a cross's arms are 0.4 to 0.8 of the
+    radius wide, a star's notches at 0.35 to 0.5 of it. With fixed proportions (arms 0.6 wide) a model trained
+    here called most crosses with arms 0.67 wide "square" while getting its own crosses right.
+    """
     if shape == "circle":
         draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=rgb)
         return
-    points = {"square": _SQUARE, "triangle": _TRIANGLE, "star": _STAR, "cross": _CROSS}[shape]
+    if shape == "star":
+        points = _star(0.35 + 0.15 * form)
+    elif shape == "cross":
+        points = _cross(0.2 + 0.2 * form)
+    else:
+        points = {"square": _SQUARE, "triangle": _TRIANGLE}[shape]
     draw.polygon(_polygon(cx, cy, radius, angle, points), fill=rgb)

@@ -1,14 +1,16 @@
 """Train the bundled tiny SigLIP2 (NaFlex) from scratch on the procedural shapes dataset, on a CPU, in minutes.
 
-    python -m siglip2_min.train --out DIR [--steps 1000] [--seed 0] [--batch-size 120] [--one-colour 0.0]
-    torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, split over N ranks
+    python -m siglip2_min.train --out DIR [--steps 1500] [--seed 0] [--batch-size 120] [--groups 4]
+    torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, its groups split over N ranks
 
 What it does, in order: train a tiny SentencePiece tokenizer with the Gemma options (docs/tokenizer-contract.md) on every
 caption the dataset can produce; build a small two-tower SigLIP2 with big_vision's initialisation and the paper's
 logit_scale = log 10, logit_bias = -10 (SigLIP paper section 3.1); train it with the sigmoid loss (`loss.py`), AdamW,
-linear warmup then cosine decay, on batches drawn on the fly from `data.py`; write the model in the Hugging Face
-layout (config.json, model.safetensors, tokenizer.model, tokenizer_config.json, preprocessor_config.json);
-evaluate zero-shot colour and shape accuracy and image-to-caption R@1 on 500 held-out images.
+linear warmup then cosine decay, on batches drawn on the fly from `data.py`, each batch a few groups with the loss
+taken within each group and one group in a single colour (`data.group_colours` says why); write the model in the
+Hugging Face layout (config.json, model.safetensors, tokenizer.model, tokenizer_config.json,
+preprocessor_config.json); evaluate zero-shot colour and shape accuracy and image-to-caption R@1 on 500 held-out
+images. docs/training.md tells the story of the recipe and its measurements.
 
 Upstream: big_vision `trainers/proj/image_text/siglip.py` (the training step) and `configs/proj/image_text/siglip2.py`.
 Seeded: with the same seed, batch size and thread count, two runs on one machine give the same weights.
@@ -20,13 +22,12 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 
 import torch
 
 from . import data
-from .api import DEFAULT_TEMPLATE, embed_images, embed_texts
+from .api import DEFAULT_TEMPLATE, Progress, embed_images, embed_texts
 from .config import SigLIP2Config, TextConfig, VisionConfig, to_hf_config
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2
@@ -39,7 +40,8 @@ MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex 
 VOCAB_SIZE = 512  # 5 specials + 256 byte-fallback pieces + letters and merges of the caption words
 WIDTH = 128
 PAD_ID = 0
-ONE_COLOUR_FRACTION = 0.0  # of the training batches drawn in one colour: off for the bundled model (`data.batch_colour`)
+GROUPS = 4  # each batch is 4 groups of pairs; the sigmoid loss of each group sees only its own pairs as negatives
+ONE_COLOUR_GROUPS = 1  # of them, drawn in a single colour each: then only shape (and size, position) tells pairs apart
 
 # The bundled model: 3 vision and 2 text layers of width 128, 1.3M parameters (5.3 MB in float32). Its position
 # table is 8 x 8 (num_patches = 64), resized per image exactly as SigLIP2's 16 x 16 one is.
@@ -120,9 +122,11 @@ def new_model(seed):
     return model
 
 
-def batch_inputs(processor, split, indices, seed, colour=None, name_colour=True):
-    """Model inputs for the samples `indices` of a split: each image with the caption drawn for it."""
-    batch = [data.sample(int(i), split, seed, colour, name_colour) for i in indices]
+def batch_inputs(processor, split, indices, seed, colours=None):
+    """Model inputs for the samples `indices` of a split: each image with the caption drawn for it.
+
+    `colours`, when given, holds one colour (or None, the generator's own) per sample (`data.sample`'s override)."""
+    batch = [data.sample(int(i), split, seed, c) for i, c in zip(indices, colours or [None] * len(indices))]
     # pixel_values [B, N, P], pixel_attention_mask [B, N], spatial_shapes [B, 2], input_ids [B, 64]
     return processor(images=[s.image for s in batch], text=[s.caption for s in batch])
 
@@ -172,31 +176,14 @@ def lr_at(step, steps, peak, warmup):
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
-class Progress:
-    """A one-line progress bar on stderr: step, loss, speed, time left. No dependency beyond the standard library."""
-
-    def __init__(self, total, enabled=True):
-        self.total, self.enabled, self.start = total, enabled, time.time()
-
-    def update(self, step, **values):
-        if not self.enabled:
-            return
-        elapsed = time.time() - self.start
-        left = elapsed / step * (self.total - step)
-        bar = "#" * (30 * step // self.total)
-        text = " ".join(f"{k} {v:.3f}" for k, v in values.items())
-        sys.stderr.write(f"\r[{bar:<30}] {step}/{self.total} {text} {elapsed:4.0f}s, {left:4.0f}s left ")
-        if step == self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, rank=0, world=1, eval_every=0,
-          one_colour=ONE_COLOUR_FRACTION):
+          groups=GROUPS, one_colour=ONE_COLOUR_GROUPS):
     """The training loop: each step's global batch is samples [step*B, (step+1)*B) of the train split.
 
-    A `one_colour` fraction of the batches are drawn in a single colour; their captions name it in the first half
-    of the run and leave it out in the second (`data.batch_colour` says why)."""
+    The batch is `groups` consecutive groups of B/groups pairs, and the loss is the sum of the groups' sigmoid
+    losses: each image's negatives are the texts of its own group. The first `one_colour` groups of every step are
+    each drawn in a single colour (`data.group_colours` says why). With several ranks, each takes whole groups;
+    with one group the batch is one loss and its negatives cross the ranks (`loss_fn`)."""
     # No weight decay on gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`).
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "position_embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "position_embedding" in n]
@@ -205,18 +192,18 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
         lr=lr, betas=(0.9, 0.95),
     )  # fmt: skip
     core = model.module if hasattr(model, "module") else model
-    progress = Progress(steps, enabled=rank == 0)
+    progress = Progress(steps, "train", enabled=rank == 0)  # steps done, steps/s, time left, loss
     local = batch_size // world
     model.train()
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup)
         start = step * batch_size + rank * local  # this rank's shard of the global batch
-        colour = data.batch_colour(step, seed, one_colour)  # None, or the colour of every sample in this batch
-        name_colour = colour is None or step < steps // 2  # see data.batch_colour: the second half's phase
-        inputs = batch_inputs(processor, "train", range(start, start + local), seed, colour, name_colour)
+        group_colours = data.group_colours(step, seed, groups, one_colour)  # [groups] a colour, or None for mixed
+        colours = [group_colours[i // (batch_size // groups)] for i in range(rank * local, (rank + 1) * local)]
+        inputs = batch_inputs(processor, "train", range(start, start + local), seed, colours)
         out = model(**inputs)
-        loss = loss_fn(out.image_embeds, out.text_embeds, core.logit_scale, core.logit_bias, world)
+        loss = loss_fn(out.image_embeds, out.text_embeds, core.logit_scale, core.logit_bias, world, groups)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -224,20 +211,29 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
         if world > 1:  # each rank returns W times its share: the mean over ranks is the global loss
             torch.distributed.all_reduce(shown)
             shown /= world
-        progress.update(step + 1, loss=shown.item(), t=core.logit_scale.exp().item(), b=core.logit_bias.item())
+        progress.update(1, loss=shown.item(), t=core.logit_scale.exp().item(), b=core.logit_bias.item())
         if eval_every and rank == 0 and (step + 1) % eval_every == 0 and step + 1 < steps:
             core.eval()
             r = evaluate(core, processor, n=100, seed=seed)
-            sys.stderr.write(f"\n  step {step + 1}: 100 held-out images: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()) + "\n")
+            report = ", ".join(f"{k} {v:.2f}" for k, v in r.items())
+            progress.message(f"step {step + 1}, 100 held-out images: {report}")
             core.train()
+    progress.close()
     model.eval()
     return model
 
 
-def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world):
-    """The sigmoid loss of the global batch. With several ranks, each holds only its own pairs and
-    `distributed_sigmoid_loss` passes text embeddings round a ring (docs/model/sigmoid-loss.md); it returns W times this
-    rank's share, so that DDP's gradient averaging yields exactly the global-batch gradient."""
+def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world, groups=1):
+    """The sum over the batch's groups of each group's sigmoid loss, as this rank's share times W.
+
+    With groups, each rank holds whole groups ([local, D] = groups/W blocks of [B/groups, D]) and sums their losses;
+    W times that, averaged by DDP over the ranks, is the global sum. With one group, the global batch is a single
+    loss: with several ranks each holds only its own pairs, and `distributed_sigmoid_loss` passes text embeddings
+    round a ring (docs/distributed-loss.md); it too returns W times this rank's share."""
+    if groups > 1:
+        size = image_embeds.shape[0] * world // groups  # pairs per group
+        pairs = zip(image_embeds.split(size), text_embeds.split(size))  # groups/W blocks of [size, D]
+        return world * sum(sigmoid_loss(i, t, logit_scale, logit_bias) for i, t in pairs)
     if world == 1:
         return sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
     return distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
@@ -285,26 +281,32 @@ def _init_distributed():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m siglip2_min.train", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="folder for the trained model (Hugging Face layout)")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=120, help="global batch, split evenly over ranks; a "
-                        "multiple of 5 keeps the training split's blocks of 5 minimal pairs in one batch")
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=120, help="global batch, split evenly into groups; "
+                        "groups of a multiple of 5 keep the training split's blocks of 5 minimal pairs together")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-images", type=int, default=500)
-    parser.add_argument("--one-colour", type=float, default=ONE_COLOUR_FRACTION,
-                        help="fraction of batches drawn in a single colour (0 to 1; see data.batch_colour)")
+    parser.add_argument("--groups", type=int, default=GROUPS, help="groups per batch; each group's pairs are "
+                        "the negatives of its own loss (1: the whole batch, as in SigLIP)")
+    parser.add_argument("--one-colour", type=int, default=ONE_COLOUR_GROUPS,
+                        help="how many of the groups are drawn in a single colour (see data.group_colours)")
     parser.add_argument("--eval-every", type=int, default=0, help="also evaluate on 100 images every this many steps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
-    if not 0 <= args.one_colour <= 1:
-        parser.error(f"--one-colour must lie in [0, 1], got {args.one_colour}")
+    if args.groups < 1 or args.batch_size % args.groups:
+        parser.error(f"--groups must be a positive divisor of --batch-size {args.batch_size}, got {args.groups}")
+    if not 0 <= args.one_colour <= args.groups:
+        parser.error(f"--one-colour must lie in [0, --groups = {args.groups}], got {args.one_colour}")
     if args.threads:
         torch.set_num_threads(args.threads)
     rank, world = _init_distributed()
     if args.batch_size % world:
         parser.error(f"--batch-size {args.batch_size} must be divisible by the number of ranks {world}")
+    if args.groups > 1 and args.groups % world:
+        parser.error(f"--groups {args.groups} must be 1 or a multiple of the number of ranks {world}")
 
     start = time.time()
     if rank == 0:  # the tokenizer is trained first: the processor reads it back from the output folder
@@ -319,7 +321,7 @@ def main(argv=None):
         model = DistributedDataParallel(model)
     train(
         model, processor, args.steps, args.batch_size, args.seed, args.lr, args.warmup, args.weight_decay, rank, world,
-        args.eval_every, args.one_colour,
+        args.eval_every, args.groups, args.one_colour,
     )  # fmt: skip
     model = model.module if world > 1 else model
     train_seconds = time.time() - start

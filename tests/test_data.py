@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from siglip2_min import data
 
@@ -84,34 +85,51 @@ def test_colour_override_changes_the_colour_and_nothing_else():
         data.sample(0, colour="pink")
 
 
-def test_name_colour_false_leaves_the_colour_out_of_the_caption():
-    for index in range(40):
-        plain, quiet = data.sample(index, "train", 0), data.sample(index, "train", 0, name_colour=False)
-        words = quiet.caption.replace(".", "").split()
-        assert quiet.shape in words and not set(words) & set(data.COLOURS), quiet.caption
-        # Same drawing (the pixel noise may differ: it is drawn after the phrasing).
-        assert (quiet.colour, quiet.shape, quiet.size, quiet.where, quiet.background, quiet.image.size) == (
-            plain.colour, plain.shape, plain.size, plain.where, plain.background, plain.image.size)
+def test_group_colours_are_deterministic_and_only_the_first_groups_get_one():
+    steps = [data.group_colours(step, 0, 4, 1) for step in range(500)]
+    assert steps == [data.group_colours(step, 0, 4, 1) for step in range(500)], "must agree across ranks"
+    assert all(len(g) == 4 and g[0] in data.COLOURS and g[1:] == [None] * 3 for g in steps), steps[:3]
+    firsts = [g[0] for g in steps]
+    assert set(firsts) == set(data.COLOURS), "every colour must get its single-colour groups"
+    # Drawn afresh each step, uniformly: 500 draws of 7 colours, expected 71 each, binomial sd 7.8.
+    counts = [firsts.count(c) for c in data.COLOURS]
+    assert max(abs(n - 500 / 7) for n in counts) < 30, counts
+    assert firsts != [data.group_colours(step, 1, 4, 1)[0] for step in range(500)], "the seed must matter"
+    assert data.group_colours(3, 0, 5, 2)[2:] == [None] * 3 and None not in data.group_colours(3, 0, 5, 2)[:2]
+    assert data.group_colours(3, 0, 4, 0) == [None] * 4
 
 
-def test_batch_colour_is_deterministic_and_drawn_at_the_requested_fraction():
-    colours = [data.batch_colour(step, 0, 0.5) for step in range(2000)]
-    assert colours == [data.batch_colour(step, 0, 0.5) for step in range(2000)], "must agree across ranks"
-    single = [c for c in colours if c is not None]
-    assert abs(len(single) / 2000 - 0.5) < 0.05, len(single)  # binomial sd 0.011
-    assert set(single) == set(data.COLOURS)
-    assert colours != [data.batch_colour(step, 1, 0.5) for step in range(2000)], "the seed must matter"
-    assert all(data.batch_colour(step, 0, 0.0) is None for step in range(200))
-    assert all(data.batch_colour(step, 0, 1.0) is not None for step in range(200))
+def test_a_single_colour_group_has_one_colour_and_keeps_its_minimal_pairs():
+    colour = data.group_colours(0, 0, 4, 1)[0]
+    group = data.samples(0, 30, "train", 0, colour)
+    assert {s.colour for s in group} == {colour}
+    for start in range(0, 30, 5):
+        assert sorted(s.shape for s in group[start : start + 5]) == sorted(data.SHAPES)
 
 
-def test_a_single_colour_batch_has_one_colour_and_keeps_its_minimal_pairs():
-    step = next(s for s in range(100) if data.batch_colour(s, 0, 0.5) is not None)
-    colour = data.batch_colour(step, 0, 0.5)
-    batch = data.samples(step * 20, step * 20 + 20, "train", 0, colour)
-    assert {s.colour for s in batch} == {colour}
-    for start in range(0, 20, 5):
-        assert sorted(s.shape for s in batch[start : start + 5]) == sorted(data.SHAPES)
+def _arm_width(form, radius=50):
+    image = Image.new("L", (120, 120), 0)
+    data._draw(ImageDraw.Draw(image), "cross", 60, 60, radius, 0.0, 255, form)
+    row = np.asarray(image)[60 - int(0.8 * radius)]  # a row through the upper arm only
+    return int((row > 0).sum())
+
+
+def test_cross_arm_width_and_star_notches_vary_between_drawings():
+    # form 0 .. 1: arms 0.4 .. 0.8 of the radius wide (20 .. 40 pixels at radius 50), to within a pixel of rasterising.
+    assert abs(_arm_width(0.0) - 20) <= 1 and abs(_arm_width(1.0) - 40) <= 1, (_arm_width(0.0), _arm_width(1.0))
+    stars = [Image.new("L", (120, 120), 0) for _ in range(2)]
+    for image, form in zip(stars, (0.0, 1.0)):
+        data._draw(ImageDraw.Draw(image), "star", 60, 60, 50, 0.0, 255, form)
+    thin, fat = ((np.asarray(im) > 0).sum() for im in stars)
+    assert fat > 1.3 * thin, (thin, fat)  # notches at 0.35 vs 0.5 of the radius: the area grows by ~0.5/0.35
+
+
+def test_each_sample_draws_its_own_proportions(monkeypatch):
+    forms, draw = [], data._draw
+    monkeypatch.setattr(data, "_draw", lambda *args: forms.append(args[-1]) or draw(*args))
+    data.samples(0, 200, "train", seed=0)
+    assert min(forms) >= 0 and max(forms) <= 1 and max(forms) - min(forms) > 0.9, (min(forms), max(forms))
+    assert len(set(forms)) == 200
 
 
 def test_held_out_split_differs_from_training_split():

@@ -1,12 +1,84 @@
-"""The training script's command line (`python -m siglip2_min.train`); its batches are tested in test_data.py."""
+"""The training script (`python -m siglip2_min.train`): its command line, its grouped loss, and that a distributed
+run takes the same steps as one process. Its batches' contents are tested in test_data.py."""
+
+import os
+import socket
+from pathlib import Path
 
 import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel as DDP
 
+import siglip2_min
 from siglip2_min import train
+from siglip2_min.loss import sigmoid_loss
+from siglip2_min.processor import load_processor
+
+FOLDER = Path(siglip2_min.__file__).parent / "assets" / "tiny"  # only its preprocessing files are used here
 
 
-@pytest.mark.parametrize("bad", ["-0.1", "1.5"])
-def test_one_colour_fraction_outside_0_1_is_refused(bad, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--groups", "7"], "--groups must be a positive divisor of --batch-size 120, got 7"),
+        (["--groups", "0"], "--groups must be a positive divisor"),
+        (["--groups", "4", "--one-colour", "5"], "--one-colour must lie in [0, --groups = 4], got 5"),
+        (["--one-colour", "-1"], "--one-colour must lie in"),
+    ],
+)
+def test_bad_group_arguments_are_refused_with_a_message(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        train.main(["--out", str(tmp_path), "--one-colour", bad])
-    assert "--one-colour must lie in [0, 1]" in capsys.readouterr().err
+        train.main(["--out", str(tmp_path), *args])
+    assert message in capsys.readouterr().err
+
+
+def test_the_grouped_loss_is_the_sum_of_each_groups_own_sigmoid_loss():
+    g = torch.Generator().manual_seed(0)
+    image, text = torch.randn(12, 8, generator=g), torch.randn(12, 8, generator=g)
+    scale, bias = torch.tensor(2.3), torch.tensor(-10.0)
+    grouped = train.loss_fn(image, text, scale, bias, world=1, groups=3)
+    by_hand = sum(sigmoid_loss(image[i : i + 4], text[i : i + 4], scale, bias) for i in (0, 4, 8))
+    whole = train.loss_fn(image, text, scale, bias, world=1, groups=1)
+    # The same float32 sums in the same order: equal to rounding.
+    assert abs(grouped - by_hand) <= 1e-6 * abs(by_hand), (grouped.item(), by_hand.item())
+    assert abs(whole - sigmoid_loss(image, text, scale, bias)) <= 1e-6 * abs(whole)
+    # Negatives from other groups are left out, so the grouped loss is not the whole batch's.
+    assert abs(grouped - whole) > 0.1, (grouped.item(), whole.item())
+
+
+STEPS, BATCH, GROUPS = 2, 20, 4  # 4 groups of 5 pairs; 2 ranks take 2 groups each
+# float64: the ranks' gradients are averaged by DDP's all-reduce, in another order than one process sums them.
+# Parameters are O(0.01..1) and AdamW moves them by ~lr = 1e-3 a step, so 1e-9 is far below any real difference.
+ATOL, RTOL = 1e-9, 1e-9
+
+
+def _worker(rank, world, port):
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    dist.init_process_group("gloo", init_method="env://")  # what torchrun and train.main do
+    try:
+        processor = load_processor(FOLDER)
+        kwargs = dict(steps=STEPS, batch_size=BATCH, seed=0, lr=1e-3, warmup=1, weight_decay=1e-4, groups=GROUPS,
+                      one_colour=1)
+        ddp = train.train(DDP(train.new_model(0).double()), processor, rank=rank, world=world, **kwargs).module
+        alone = train.train(train.new_model(0).double(), processor, rank=0, world=1, **kwargs)
+        start = train.new_model(0).double()
+        bad, moved = [], 0
+        for (name, p), q, p0 in zip(ddp.named_parameters(), alone.parameters(), start.parameters()):
+            err = (p - q).abs()
+            if not bool((err <= ATOL + RTOL * q.abs()).all()):
+                bad.append(f"{name}: max abs err {err.max().item():.3e} at flat index {int(err.argmax())}")
+            moved += int(not torch.equal(q, p0))
+        assert not bad, f"rank {rank}: {len(bad)} parameters differ from single-process training: " + "; ".join(bad[:5])
+        assert moved >= len(bad) + len(list(start.parameters())) // 2, f"only {moved} parameters moved"
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_train_exactly_like_one_process():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_worker, args=(2, port), nprocs=2, join=True)
