@@ -61,6 +61,7 @@ PHRASINGS = (
     "a photo of a {shape}.",
     "a {size} {shape} {where}",
 )
+COLOUR_FREE_PHRASINGS = tuple(p for p in PHRASINGS if "{colour}" not in p)  # for the single-colour groups
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,12 @@ class Sample:
         return f"a {self.size} {self.colour} {self.shape} {self.where}"
 
 
-def sample(index, split="train", seed=0, colour=None):
+def sample(index, split="train", seed=0, colour=None, name_colour=True):
     """Sample `index` of `split` ("train" or "test") for `seed`: the same image and caption on every call.
 
     `colour`, when given, replaces the colour the generator would draw (everything else about the sample stays the
-    same, the caption names the new colour). The training script uses it for its single-colour groups
-    (`group_colours`).
+    same, the caption names the new colour); `name_colour=False` draws the caption from the phrasings that leave
+    the colour out. The training script uses both for its single-colour groups (`group_colours`).
     """
     if colour is not None and colour not in COLOURS:
         raise ValueError(f"colour must be one of {list(COLOURS)} or None, got {colour!r}")
@@ -122,7 +123,8 @@ def sample(index, split="train", seed=0, colour=None):
     # Centre anywhere that keeps the whole shape inside the image.
     cx = rng.uniform(extent / 2, width - extent / 2)
     cy = rng.uniform(extent / 2, height - extent / 2)
-    phrasing = PHRASINGS[int(rng.integers(len(PHRASINGS)))]
+    phrasings = PHRASINGS if name_colour else COLOUR_FREE_PHRASINGS
+    phrasing = phrasings[int(rng.integers(len(phrasings)))]
     noisy, noise_level = rng.random() < 0.3, rng.uniform(2, 8)
     rng = np.random.default_rng([int(seed), SPLITS[split], int(index), 1])  # this sample's own draws
     angle = 0.0 if shape == "circle" or rng.random() < 0.5 else rng.uniform(-MAX_ROTATION, MAX_ROTATION)
@@ -140,9 +142,9 @@ def sample(index, split="train", seed=0, colour=None):
     return Sample(image, colour, shape, size, where, background, caption)
 
 
-def samples(start, stop, split="train", seed=0, colour=None):
-    """Samples `start .. stop-1` of a split, as a list (see `sample` for `colour`)."""
-    return [sample(i, split, seed, colour) for i in range(start, stop)]
+def samples(start, stop, split="train", seed=0, colour=None, name_colour=True):
+    """Samples `start .. stop-1` of a split, as a list (see `sample` for `colour` and `name_colour`)."""
+    return [sample(i, split, seed, colour, name_colour) for i in range(start, stop)]
 
 
 def group_colours(step, seed, groups, one_colour):
@@ -157,12 +159,15 @@ def group_colours(step, seed, groups, one_colour):
     negatives starves a harder one (Robinson et al. 2021, "Can contrastive learning avoid shortcut solutions?").
     In a group of one colour, colour separates no pair, so only shape, size and position lower its loss; the
     mixed groups of the same step keep colour in use. Both must be there at every step: whichever feature the
-    two towers settle on first suppresses the other for good.
+    two towers settle on first suppresses the other for good. The single-colour groups' captions leave the colour
+    out (`sample(name_colour=False)`): a colour word shared by every caption of a group raises every negative's
+    logit there, and the loss then pushes colour out of both towers.
 
-    Measured (zero-shot on held-out images; docs/training.md has the table and sample sizes): one loss over mixed
-    batches of 120 (the SigLIP recipe as is), shape 23%, colour 100%. Four groups of 30, one in a single colour:
-    shape 94%, colour 99% (1400 steps). Two groups of the four, or two of five groups of 24: shape 97-98%, colour
-    53-71%. Whole batches in one colour at half of the steps: shape 56%, colour 60%, and seed 1 gave shape 21%. Also
+    Measured (zero-shot on held-out images; docs/training.md has the table and sample sizes): one loss over
+    mixed batches of 120 (the SigLIP recipe as is), shape 23%, colour 100%. Four groups of 30, one in a single
+    colour: shape 94%, colour 99-100%, whether its captions name the colour or not. Five groups of 24, two in a
+    single colour: with the colour named, shape 98% and colour 71% (1000 steps); without, shape 97%, colour 99.8%.
+    Whole batches in one colour at half of the steps: shape 56%, colour 60%, and seed 1 gave shape 21%. Also
     worse: single-colour batches first and mixed ones after (colour at chance to the end); a group of one shape
     beside the single-colour one (shape 30%, colour 98% at step 400).
     Deterministic in (seed, step): every rank of a distributed run agrees.

@@ -1,7 +1,7 @@
 """Train the bundled tiny SigLIP2 (NaFlex) from scratch on the procedural shapes dataset, on a CPU, in minutes.
 
-    python -m siglip2_min.train --out DIR [--steps 1500] [--seed 0] [--batch-size 120] [--groups 4]
-    torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, its groups split over N ranks
+    python -m siglip2_min.train --out DIR [--steps 1500] [--seed 0] [--batch-size 120] [--groups 5]
+    torchrun --nproc_per_node=N -m siglip2_min.train --out DIR     # same global batch, split over N ranks
 
 What it does, in order: train a tiny SentencePiece tokenizer with the Gemma options (docs/tokenizer-contract.md) on every
 caption the dataset can produce; build a small two-tower SigLIP2 with big_vision's initialisation and the paper's
@@ -40,8 +40,8 @@ MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex 
 VOCAB_SIZE = 512  # 5 specials + 256 byte-fallback pieces + letters and merges of the caption words
 WIDTH = 128
 PAD_ID = 0
-GROUPS = 4  # each batch is 4 groups of pairs; the sigmoid loss of each group sees only its own pairs as negatives
-ONE_COLOUR_GROUPS = 1  # of them, drawn in a single colour each: then only shape (and size, position) tells pairs apart
+GROUPS = 5  # each batch is 5 groups of pairs; the sigmoid loss of each group sees only its own pairs as negatives
+ONE_COLOUR_GROUPS = 2  # of them, drawn in a single colour each: then only shape (and size, position) tells pairs apart
 
 # The bundled model: 3 vision and 2 text layers of width 128, 1.3M parameters (5.3 MB in float32). Its position
 # table is 8 x 8 (num_patches = 64), resized per image exactly as SigLIP2's 16 x 16 one is.
@@ -125,8 +125,9 @@ def new_model(seed):
 def batch_inputs(processor, split, indices, seed, colours=None):
     """Model inputs for the samples `indices` of a split: each image with the caption drawn for it.
 
-    `colours`, when given, holds one colour (or None, the generator's own) per sample (`data.sample`'s override)."""
-    batch = [data.sample(int(i), split, seed, c) for i, c in zip(indices, colours or [None] * len(indices))]
+    `colours`, when given, holds one colour per sample (`data.sample`'s override; its caption then leaves the colour
+    out, see `data.group_colours`), or None for the generator's own colour."""
+    batch = [data.sample(int(i), split, seed, c, c is None) for i, c in zip(indices, colours or [None] * len(indices))]
     # pixel_values [B, N, P], pixel_attention_mask [B, N], spatial_shapes [B, 2], input_ids [B, 64]
     return processor(images=[s.image for s in batch], text=[s.caption for s in batch])
 
@@ -182,8 +183,8 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
 
     The batch is `groups` consecutive groups of B/groups pairs, and the loss is the sum of the groups' sigmoid
     losses: each image's negatives are the texts of its own group. The first `one_colour` groups of every step are
-    each drawn in a single colour (`data.group_colours` says why). With several ranks, each takes whole groups;
-    with one group the batch is one loss and its negatives cross the ranks (`loss_fn`)."""
+    each drawn in a single colour (`data.group_colours` says why). With several ranks, each rank draws and embeds
+    its B/W consecutive pairs and the loss brings the groups together (`loss_fn`)."""
     # No weight decay on gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`).
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "position_embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "position_embedding" in n]
@@ -208,7 +209,7 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
         loss.backward()
         opt.step()
         shown = loss.detach().clone()
-        if world > 1:  # each rank returns W times its share: the mean over ranks is the global loss
+        if world > 1:  # the mean over ranks is the global loss (see loss_fn)
             torch.distributed.all_reduce(shown)
             shown /= world
         progress.update(1, loss=shown.item(), t=core.logit_scale.exp().item(), b=core.logit_bias.item())
@@ -224,19 +225,25 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
 
 
 def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world, groups=1):
-    """The sum over the batch's groups of each group's sigmoid loss, as this rank's share times W.
+    """The sum over the batch's groups of each group's sigmoid loss; with several ranks, what this rank returns.
 
-    With groups, each rank holds whole groups ([local, D] = groups/W blocks of [B/groups, D]) and sums their losses;
-    W times that, averaged by DDP over the ranks, is the global sum. With one group, the global batch is a single
-    loss: with several ranks each holds only its own pairs, and `distributed_sigmoid_loss` passes text embeddings
-    round a ring (docs/distributed-loss.md); it too returns W times this rank's share."""
-    if groups > 1:
-        size = image_embeds.shape[0] * world // groups  # pairs per group
-        pairs = zip(image_embeds.split(size), text_embeds.split(size))  # groups/W blocks of [size, D]
-        return world * sum(sigmoid_loss(i, t, logit_scale, logit_bias) for i, t in pairs)
-    if world == 1:
-        return sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
-    return distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
+    One group: the global batch is a single loss. With several ranks each holds only its own pairs, and
+    `distributed_sigmoid_loss` passes text embeddings round a ring (docs/distributed-loss.md); it returns W times
+    this rank's share, so that DDP's gradient average is the global gradient. Several groups (a group may straddle
+    two ranks): every rank gathers the whole batch, [local, D] -> [B, D], and returns the global loss; the
+    gather's backward sums the W ranks' identical gradients for this rank's pairs, and DDP's average undoes the W.
+    """
+    if groups == 1:
+        if world == 1:
+            return sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
+        return distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
+    if world > 1:
+        from torch.distributed.nn.functional import all_gather  # differentiable, unlike torch.distributed's
+
+        image_embeds, text_embeds = torch.cat(all_gather(image_embeds)), torch.cat(all_gather(text_embeds))
+    size = image_embeds.shape[0] // groups  # pairs per group
+    pairs = zip(image_embeds.split(size), text_embeds.split(size))  # groups blocks of [size, D]
+    return sum(sigmoid_loss(i, t, logit_scale, logit_bias) for i, t in pairs)
 
 
 def write_preprocessing(out_dir, sp_bytes):
@@ -305,8 +312,6 @@ def main(argv=None):
     rank, world = _init_distributed()
     if args.batch_size % world:
         parser.error(f"--batch-size {args.batch_size} must be divisible by the number of ranks {world}")
-    if args.groups > 1 and args.groups % world:
-        parser.error(f"--groups {args.groups} must be 1 or a multiple of the number of ranks {world}")
 
     start = time.time()
     if rank == 0:  # the tokenizer is trained first: the processor reads it back from the output folder

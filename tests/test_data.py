@@ -85,6 +85,16 @@ def test_colour_override_changes_the_colour_and_nothing_else():
         data.sample(0, colour="pink")
 
 
+def test_name_colour_false_leaves_the_colour_out_of_the_caption():
+    for index in range(40):
+        plain, quiet = data.sample(index, "train", 0), data.sample(index, "train", 0, name_colour=False)
+        words = quiet.caption.replace(".", "").split()
+        assert quiet.shape in words and not set(words) & set(data.COLOURS), quiet.caption
+        # Same drawing (the pixel noise may differ: it is drawn after the phrasing).
+        assert (quiet.colour, quiet.shape, quiet.size, quiet.where, quiet.background, quiet.image.size) == (
+            plain.colour, plain.shape, plain.size, plain.where, plain.background, plain.image.size)
+
+
 def test_group_colours_are_deterministic_and_only_the_first_groups_get_one():
     steps = [data.group_colours(step, 0, 4, 1) for step in range(500)]
     assert steps == [data.group_colours(step, 0, 4, 1) for step in range(500)], "must agree across ranks"

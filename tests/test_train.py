@@ -5,6 +5,7 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -12,7 +13,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import siglip2_min
-from siglip2_min import train
+from siglip2_min import data, train
 from siglip2_min.loss import sigmoid_loss
 from siglip2_min.processor import load_processor
 
@@ -48,20 +49,36 @@ def test_the_grouped_loss_is_the_sum_of_each_groups_own_sigmoid_loss():
     assert abs(grouped - whole) > 0.1, (grouped.item(), whole.item())
 
 
-STEPS, BATCH, GROUPS = 2, 20, 4  # 4 groups of 5 pairs; 2 ranks take 2 groups each
+def test_a_batch_draws_the_forced_colour_and_leaves_it_out_of_those_captions():
+    seen = {}
+    capture = lambda images, text: seen.update(images=images, text=text)  # stands in for the processor
+    colours = ["red"] * 5 + [None] * 5
+    train.batch_inputs(capture, "train", range(10), 0, colours)
+    plain = data.samples(0, 10, "train", 0)
+    for k, (text, colour) in enumerate(zip(seen["text"], colours)):
+        words = set(text.replace(".", "").split())
+        if colour:  # the whole group is red: naming it would tell no pair apart (data.group_colours)
+            assert not words & set(data.COLOURS), text
+        else:
+            assert text == plain[k].caption
+    red = np.asarray(seen["images"][0], dtype=float).reshape(-1, 3)
+    assert red[:, 0].max() > 150 and (red[:, 0] - red[:, 2]).max() > 100  # a red shape is drawn in it
+
+
+STEPS, BATCH = 2, 20  # 2 ranks of 10 pairs; with 5 groups of 4, group 2 straddles the two ranks
 # float64: the ranks' gradients are averaged by DDP's all-reduce, in another order than one process sums them.
 # Parameters are O(0.01..1) and AdamW moves them by ~lr = 1e-3 a step, so 1e-9 is far below any real difference.
 ATOL, RTOL = 1e-9, 1e-9
 
 
-def _worker(rank, world, port):
+def _worker(rank, world, port, groups):
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     dist.init_process_group("gloo", init_method="env://")  # what torchrun and train.main do
     try:
         processor = load_processor(FOLDER)
-        kwargs = dict(steps=STEPS, batch_size=BATCH, seed=0, lr=1e-3, warmup=1, weight_decay=1e-4, groups=GROUPS,
-                      one_colour=1)
+        kwargs = dict(steps=STEPS, batch_size=BATCH, seed=0, lr=1e-3, warmup=1, weight_decay=1e-4, groups=groups,
+                      one_colour=min(2, groups))
         ddp = train.train(DDP(train.new_model(0).double()), processor, rank=rank, world=world, **kwargs).module
         alone = train.train(train.new_model(0).double(), processor, rank=0, world=1, **kwargs)
         start = train.new_model(0).double()
@@ -77,8 +94,9 @@ def _worker(rank, world, port):
         dist.destroy_process_group()
 
 
-def test_two_ranks_train_exactly_like_one_process():
+@pytest.mark.parametrize("groups", [5, 1], ids=["5-groups", "one-loss-ring"])
+def test_two_ranks_train_exactly_like_one_process(groups):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(_worker, args=(2, port), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, port, groups), nprocs=2, join=True)
