@@ -240,9 +240,8 @@ def _star(inner):
     return [(r * math.sin(math.pi * k / 5), -r * math.cos(math.pi * k / 5)) for k, r in zip(range(10), [1, inner] * 5)]
 
 
-def _cross(half):
-    """A plus sign: arms from -1 to 1, `half` their half-width."""
-    h = half
+def _cross(h):
+    """A plus sign: arms from -1 to 1, `h` their half-width."""
     return [(-h, -1), (h, -1), (h, -h), (1, -h), (1, h), (h, h), (h, 1), (-h, 1), (-h, h), (-1, h), (-1, -h), (-h, -h)]
 
 

@@ -7,7 +7,7 @@ What it does, in order: train a tiny SentencePiece tokenizer with the Gemma opti
 caption the dataset can produce; build a small two-tower SigLIP2 with big_vision's initialisation and the paper's
 logit_scale = log 10, logit_bias = -10 (SigLIP paper section 3.1); train it with the sigmoid loss (`loss.py`), AdamW,
 linear warmup then cosine decay, on batches drawn on the fly from `data.py`, each batch a few groups with the loss
-taken within each group and one group in a single colour (`data.group_colours` says why); write the model in the
+taken within each group and some groups in a single colour (`data.group_colours` says why); write the model in the
 Hugging Face layout (config.json, model.safetensors, tokenizer.model, tokenizer_config.json,
 preprocessor_config.json); evaluate zero-shot colour and shape accuracy and image-to-caption R@1 on 500 held-out
 images. docs/training.md tells the story of the recipe and its measurements.
@@ -233,9 +233,7 @@ def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world, groups=1)
     two ranks): every rank gathers the whole batch, [local, D] -> [B, D], and returns the global loss; the
     gather's backward sums the W ranks' identical gradients for this rank's pairs, and DDP's average undoes the W.
     """
-    if groups == 1:
-        if world == 1:
-            return sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
+    if groups == 1 and world > 1:
         return distributed_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias)
     if world > 1:
         from torch.distributed.nn.functional import all_gather  # differentiable, unlike torch.distributed's

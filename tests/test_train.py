@@ -90,7 +90,7 @@ def _worker(rank, world, port, groups):
                 bad.append(f"{name}: max abs err {err.max().item():.3e} at flat index {int(err.argmax())}")
             moved += int(not torch.equal(q, p0))
         assert not bad, f"rank {rank}: {len(bad)} parameters differ from single-process training: " + "; ".join(bad[:5])
-        assert moved >= len(bad) + len(list(start.parameters())) // 2, f"only {moved} parameters moved"
+        assert moved >= len(list(start.parameters())) // 2, f"only {moved} parameters moved"
     finally:
         dist.destroy_process_group()
 
