@@ -46,3 +46,18 @@ def test_cuda_half_precision_is_close_to_fp32(naflex_checkpoint, dtype):
     for name in ("image_embeds", "text_embeds"):
         cos = F.cosine_similarity(getattr(half, name).float().cpu(), getattr(ref, name), dim=-1)
         assert cos.min() >= 0.999, f"cuda {dtype} {name}: min cosine {cos.min():.5f}"
+
+
+def test_cuda_tf32_is_close_to_fp32(naflex_checkpoint):
+    folder, _ = naflex_checkpoint
+    ref = run(siglip2_min.load_model(folder), "cpu")
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        fast = run(siglip2_min.load_model(folder, device="cuda"), "cuda")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+    # TF32 keeps 10 mantissa bits in matmul inputs (roundoff ~5e-4): closer than bf16, looser than fp32.
+    for name in ("image_embeds", "text_embeds"):
+        cos = F.cosine_similarity(getattr(fast, name).cpu(), getattr(ref, name), dim=-1)
+        assert cos.min() >= 0.9999, f"cuda tf32 {name}: min cosine {cos.min():.6f}"
