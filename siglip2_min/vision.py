@@ -48,8 +48,8 @@ def resize_weights(in_size, out_size, dtype=torch.float64):
 def resize_position_table(table, height, width):
     """Resize a [G, G, D] position table to [height * width, D] (row-major), separably: Wh @ table @ Ww^T."""
     G, _, D = table.shape
-    wh = resize_weights(G, height).to(table.dtype)  # [h, G]
-    ww = resize_weights(G, width).to(table.dtype)  # [w, G]
+    wh = resize_weights(G, height).to(table)  # [h, G] in the table's dtype, on its device
+    ww = resize_weights(G, width).to(table)  # [w, G]
     rows = (wh @ table.reshape(G, G * D)).reshape(height, G, D)  # [h, G] @ [G, G*D] -> [h, G, D]
     return (ww @ rows).reshape(height * width, D)  # [w, G] @ [h, G, D] -> [h, w, D] -> [h*w, D]
 
