@@ -118,3 +118,8 @@ class ImageClassifier(nn.Module):
         pooled = (x * m).sum(dim=1) / m.sum(dim=1)  # [B, N, D] -> [B, D], mean over valid patches only
         return self.classifier(pooled)  # [B, C]
 
+
+def param_count(config: SigLIP2Config) -> int:
+    """Number of parameters of the two-tower model, counted on a model built on the meta device (no memory)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in SigLIP2(config).parameters())

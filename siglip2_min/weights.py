@@ -57,10 +57,11 @@ def read_config(folder):
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing: a model folder needs config.json and model.safetensors")
     try:
-        hf = json.loads(file.read_text())
+        return from_hf_config(json.loads(file.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{file} is not valid JSON: {e}") from None
-    return from_hf_config(hf)
+    except (ValueError, TypeError) as e:  # every value is checked (config.py): the message names the key
+        raise CheckpointError(f"{file}: {e}") from None
 
 
 def checkpoint_files(folder):
@@ -128,6 +129,9 @@ def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa"):
             tensor = handles[file].get_tensor(name)
         except Exception as e:
             raise CheckpointError(f"cannot read tensor {name!r} from {file}: {e}") from None
+        if not tensor.dtype.is_floating_point:  # an int/bool weight would be cast silently by .to(dtype)
+            problems.append(f"{name!r} is stored as {tensor.dtype} in {file.name}; weights must be floating point")
+            continue
         tensor = _transform(name, tensor, config)
         if tuple(tensor.shape) != expected[name]:
             problems.append(f"{name!r} has shape {tuple(tensor.shape)} in {file.name}, the config needs {expected[name]}")
