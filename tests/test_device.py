@@ -24,7 +24,8 @@ from siglip2_min.loss import chunked_sigmoid_loss, sigmoid_loss
 from siglip2_min.model import ImageClassifier, SigLIP2
 from siglip2_min.processor import load_processor
 from siglip2_min.vision import resize_position_table
-from siglip2_min.weights import BUNDLED, read_config
+from siglip2_min.hub import BUNDLED
+from siglip2_min.weights import read_config
 
 DEVICE = torch.device("meta")  # the model's device (see the module docstring)
 TEXT = TextConfig(vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=1, num_attention_heads=2,

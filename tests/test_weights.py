@@ -114,7 +114,7 @@ def test_missing_folder_and_missing_config(folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         siglip2_min.load_model(tmp_path / "nowhere")
     (folder / "config.json").unlink()
-    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+    with pytest.raises(FileNotFoundError, match="lacks config.json"):
         siglip2_min.load_model(folder)
 
 
