@@ -10,9 +10,10 @@ Letters: B images, N patch slots, D vision width, P embedding width, T texts, L 
 
 import numpy as np
 
-from .text import text_transformer
+from .checks import check_image_inputs, check_text_inputs
 from .layers import linear
-from .vision import check_image_inputs, vision_transformer
+from .text import text_transformer
+from .vision import vision_transformer
 
 
 def l2_normalize(x):
@@ -56,14 +57,17 @@ class SigLIP2:
         A FixRes model may omit the last two (its one grid, no padding).
         """
         pixel_values = as_float(pixel_values, "pixel_values", self.dtype)
-        _, pooled, out = vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes,
-                                            self.params["vision_model"], self.config["vision"])  # [B, P]
+        mask, spatial_shapes = check_image_inputs(self.config["vision"], pixel_values, pixel_attention_mask,
+                                                  spatial_shapes)  # [B, N] or None, [B, 2]
+        _, pooled, out = vision_transformer(pixel_values, mask, spatial_shapes, self.params["vision_model"],
+                                            self.config["vision"])  # [B, P]
         return (pooled, out) if return_intermediates else pooled
 
     def encode_text(self, input_ids, return_intermediates=False):
         """Pooled text embeddings [T, P] from token ids [T, 64], before normalisation; with intermediates,
         (pooled, dict)."""
         input_ids = np.asarray(input_ids)
+        check_text_inputs(self.config["text"], input_ids)
         pooled, out = text_transformer(input_ids, self.params["text_model"], self.config["text"])  # [T, P]
         return (pooled, out) if return_intermediates else pooled
 
@@ -108,10 +112,10 @@ class ImageClassifier:
         """Class logits [B, C]; with intermediates, (logits, dict)."""
         pixel_values = as_float(pixel_values, "pixel_values", self.dtype)
         mask, spatial_shapes = check_image_inputs(self.config["vision"], pixel_values, pixel_attention_mask,
-                                                  spatial_shapes)  # [B, N], [B] x (h, w); mask defaults to h*w slots
+                                                  spatial_shapes)  # [B, N] or None, [B, 2]
         x, _, out = vision_transformer(pixel_values, mask, spatial_shapes, self.params["vision_model"],
                                        self.config["vision"])  # [B, N, D]
-        m = np.asarray(mask).astype(x.dtype)[..., None]  # [B, N, 1]
+        m = (np.ones(x.shape[:2]) if mask is None else mask).astype(x.dtype)[..., None]  # [B, N, 1] 1 = patch
         pooled = (x * m).sum(axis=1) / m.sum(axis=1)  # [B, N, D] -> [B, D], mean over valid patches only
         logits = linear(pooled, **self.params["classifier"])  # [B, C]
         return (logits, out) if return_intermediates else logits

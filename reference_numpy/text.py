@@ -1,14 +1,12 @@
 """The SigLIP2 text tower in numpy: token + position embeddings, encoder, final LayerNorm, last-token pooling, head.
 
-Mirrors `siglip2_min/text.py` function for function (TextEmbeddings, TextTransformer, check_text_inputs).
+Mirrors `siglip2_min/text.py` function for function (TextEmbeddings, TextTransformer).
 Paper: SigLIP (arXiv 2303.15343) section 4 and SigLIP2 (arXiv 2502.14786) section 2. Upstream: big_vision
 `models/proj/image_text/text_transformer.py`, HF `modeling_siglip.py` (SiglipTextEmbeddings,
 SiglipTextTransformer).
 
 Letters: T texts, L tokens per text (64), Dt text width, P projection width (the joint embedding width).
 """
-
-import numpy as np
 
 from .layers import encoder, layer_norm, linear
 
@@ -25,7 +23,6 @@ def text_transformer(input_ids, params, config):
     `params` is the checkpoint's `text_model` subtree. No attention mask: padding tokens are attended to, and the
     model pools the LAST position even when it is padding; that is how the checkpoints were trained (docs/tokenizer-contract.md), so texts are padded to exactly 64 tokens as in training.
     """
-    check_text_inputs(config, input_ids)
     out = {}
     x = text_embeddings(input_ids, **params["embeddings"])  # [T, L, Dt]
     out["text.embeddings"] = x
@@ -37,16 +34,3 @@ def text_transformer(input_ids, params, config):
     out["text.pooled"] = pooled
     return pooled, out
 
-
-def check_text_inputs(config, input_ids):
-    L, V = config["max_position_embeddings"], config["vocab_size"]
-    if not isinstance(input_ids, np.ndarray) or input_ids.ndim != 2:
-        raise ValueError(f"input_ids must be integer token ids [T, {L}], got "
-                         f"{getattr(input_ids, 'shape', type(input_ids).__name__)}")
-    if not np.issubdtype(input_ids.dtype, np.integer):
-        raise TypeError(f"input_ids must be integer token ids, got dtype {input_ids.dtype}")
-    if input_ids.shape[1] != L:
-        raise ValueError(f"input_ids must have exactly {L} tokens per text (EOS then 0-padding to {L}: the model "
-                         f"pools the last position and was trained at this length), got {input_ids.shape[1]}")
-    if input_ids.size and (input_ids.min() < 0 or input_ids.max() >= V):
-        raise ValueError(f"input_ids must lie in [0, {V}), got values in [{input_ids.min()}, {input_ids.max()}]")

@@ -1,7 +1,7 @@
 """The SigLIP2 vision tower in numpy: patch embedding, resized position table, encoder, MAP head.
 
 Mirrors `siglip2_min/vision.py` function for function (resize_weights, resize_position_table, VisionEmbeddings
-with its position_embeddings, PoolingAttention, MAPHead, VisionTransformer, check_image_inputs). Paper: SigLIP2
+with its position_embeddings, PoolingAttention, MAPHead, VisionTransformer). Paper: SigLIP2
 (arXiv 2502.14786) section 2.4 (NaFlex); MAP head from Zhai et al., "Scaling Vision Transformers" (arXiv
 2106.04560). Upstream: big_vision `models/proj/image_text/naflex_vit.py`,
 HF `modeling_siglip2.py` (Siglip2VisionEmbeddings, Siglip2MultiheadAttentionPoolingHead).
@@ -20,22 +20,27 @@ import numpy as np
 from .layers import encoder, layer_norm, linear, mlp, multi_head_attention
 
 
-def resize_weights(in_size, out_size):
-    """[out, in] matrix of antialiased bilinear resizing, as torch's `interpolate(..., antialias=True)`.
+def interpolation_weights(in_size, out_size, index):
+    """Row `index` of the [out_size, in_size] antialiased bilinear resize matrix: [..., in_size], as torch's
+    `interpolate(..., antialias=True)` along one axis; `out_size` and `index` broadcast against each other.
 
     Half-pixel centres (align_corners=False); a triangle filter whose support widens by in/out when shrinking
     (that widening is the antialiasing); each row renormalised so that clipped borders still sum to 1. Built
-    explicitly because torch's kernel is wrong for an output size of 1 (docs/model/embeddings.md): here that row is the
-    triangle of width in_size around the centre, as jax `scale_and_translate` gives.
+    explicitly because torch's kernel is wrong for an output size of 1 (docs/model/embeddings.md): here that row is
+    the triangle of width in_size around the centre, as jax `scale_and_translate` gives.
     """
+    scale = in_size / np.asarray(out_size, dtype=np.float64)  # [...] input pixels per output pixel
+    centres = (np.asarray(index) + 0.5) * scale  # [...] output pixel centres in input coordinates
+    offsets = (np.arange(in_size) + 0.5) - centres[..., None]  # [..., in] input centre - output centre
+    weights = np.maximum(0.0, 1.0 - np.abs(offsets) / np.maximum(scale, 1.0)[..., None])  # [..., in] triangle
+    return weights / weights.sum(axis=-1, keepdims=True)  # [..., in] rows sum to 1
+
+
+def resize_weights(in_size, out_size):
+    """[out, in] matrix of antialiased bilinear resizing: every row of `interpolation_weights`."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"resize sizes must be positive, got {in_size} -> {out_size}")
-    scale = in_size / out_size
-    stretch = max(scale, 1.0)  # filter widening: only when downsampling
-    centres = (np.arange(out_size) + 0.5) * scale  # [out] output pixel centres in input coordinates
-    offsets = (np.arange(in_size) + 0.5)[None, :] - centres[:, None]  # [out, in] input centre - output centre
-    weights = np.maximum(0.0, 1.0 - np.abs(offsets) / stretch)  # [out, in] triangle filter
-    return weights / weights.sum(axis=1, keepdims=True)  # [out, in] rows sum to 1
+    return interpolation_weights(in_size, out_size, np.arange(out_size))  # [out, in]
 
 
 def resize_position_table(table, height, width):
@@ -48,21 +53,22 @@ def resize_position_table(table, height, width):
 
 
 def position_embeddings(position_embedding, spatial_shapes, num_slots, naflex):
-    """[B, N, D]: each image's position table; padding rows hold row 0 (as HF; they are never attended to)."""
+    """[B, N, D]: slot n of image b gets row n of its table resized to (h_b, w_b); padding slots get row 0 (as HF).
+
+    Every slot's embedding is a weighted sum of the G x G table entries, the weights the outer product of one row
+    of the height and one row of the width resize matrices (the torch code does the same, with no loop).
+    """
     table = position_embedding["weight"]  # [G*G, D]
-    if not naflex:  # FixRes: the one G x G grid the table was trained for, added as is
-        return np.broadcast_to(table, (len(spatial_shapes), *table.shape))  # [G*G, D] -> [B, G*G, D]
+    if not naflex:
+        return table[None]  # [1, G*G, D]: FixRes adds the one grid its table was trained for to every image
     G = int(round(table.shape[0] ** 0.5))
-    out = np.empty((len(spatial_shapes), num_slots, table.shape[1]), dtype=table.dtype)  # [B, N, D]
-    resized = {}  # one resize per distinct grid in the batch
-    for i, (h, w) in enumerate(spatial_shapes):
-        # NaFlex: the 16x16 table is stretched to this image's grid (bilinear, antialiased: big_vision, HF).
-        # Computed in the model's dtype: float64 stays float64, so the twin is exact where it is the yardstick.
-        if (h, w) not in resized:
-            resized[h, w] = resize_position_table(table.reshape(G, G, -1), h, w)  # [G*G, D] -> [G, G, D] -> [h*w, D]
-        out[i, : h * w] = resized[h, w]
-        out[i, h * w :] = resized[h, w][0]
-    return out
+    h, w = spatial_shapes[:, :1], spatial_shapes[:, 1:]  # [B, 1] each
+    slot = np.arange(num_slots)[None, :]  # [1, N]
+    slot = np.where(slot < h * w, slot, 0)  # [B, N] padding slots take slot 0's position
+    wy = interpolation_weights(G, h, slot // w).astype(table.dtype)  # [B, N, G] rows
+    wx = interpolation_weights(G, w, slot % w).astype(table.dtype)  # [B, N, G] columns
+    weights = (wy[..., :, None] * wx[..., None, :]).reshape(*slot.shape, G * G)  # [B, N, G, G] -> [B, N, G*G]
+    return weights @ table  # [B, N, G*G] @ [G*G, D] -> [B, N, D]
 
 
 def vision_embeddings(pixel_values, spatial_shapes, patch_embedding, position_embedding, naflex):
@@ -93,14 +99,11 @@ def map_head(x, head, num_heads, eps, key_mask=None):
 def vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes, params, config):
     """Embeddings -> encoder (padding masked as keys) -> post LayerNorm -> MAP head (when the config has one).
 
-    `params` is the checkpoint's `vision_model` subtree. Returns (hidden states [B, N, D] after post-LN,
+    `params` is the checkpoint's `vision_model` subtree; inputs as `checks.check_image_inputs` returns them
+    (a mask of None attends to every slot). Returns (hidden states [B, N, D] after post-LN,
     pooled [B, D] before normalisation or None without a head, named intermediates).
     """
-    pixel_attention_mask, spatial_shapes = check_image_inputs(config, pixel_values, pixel_attention_mask,
-                                                              spatial_shapes)
-    key_mask = pixel_attention_mask.astype(bool)  # [B, N] True = real patch
-    if key_mask.all():
-        key_mask = None  # nothing to mask
+    key_mask = None if pixel_attention_mask is None else pixel_attention_mask.astype(bool)  # [B, N] True = real
     eps, heads = config["eps"], config["num_heads"]
     out = {}
     x = vision_embeddings(pixel_values, spatial_shapes, **params["embeddings"], naflex=config["naflex"])  # [B, N, D]
@@ -115,43 +118,3 @@ def vision_transformer(pixel_values, pixel_attention_mask, spatial_shapes, param
     out["vision.pooled"] = pooled
     return x, pooled, out
 
-
-def check_image_inputs(config, pixel_values, pixel_attention_mask, spatial_shapes):
-    """Validate the patch inputs and fill defaults; returns (mask [B, N], spatial shapes as a list of (h, w)).
-
-    The mask must be exactly the first h*w slots of each row: the resized position table is laid over those
-    slots, so a mask that disagrees with `spatial_shapes` would silently misplace every position embedding.
-    """
-    P, G = config["patch_size"] ** 2 * config["num_channels"], config["grid_size"]
-    if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 3 or pixel_values.shape[2] != P:
-        raise ValueError(f"pixel_values must be patches [B, N, {P}] (patch size {config['patch_size']}, flattened "
-                         f"in (py, px, c) order), got {getattr(pixel_values, 'shape', type(pixel_values).__name__)}")
-    B, N, _ = pixel_values.shape
-    if spatial_shapes is None:
-        if config["naflex"]:
-            raise ValueError("spatial_shapes [B, 2] is required for a NaFlex model: the (h, w) patch grid of each "
-                             "image (the processor returns it)")
-        spatial_shapes = [(G, G)] * B
-    spatial_shapes = np.asarray(spatial_shapes)
-    if spatial_shapes.shape != (B, 2) or not np.issubdtype(spatial_shapes.dtype, np.integer):
-        raise ValueError(f"spatial_shapes must be integers [B, 2] = [{B}, 2], got {spatial_shapes.dtype} "
-                         f"{spatial_shapes.shape}")
-    if (spatial_shapes < 1).any():
-        raise ValueError(f"spatial_shapes must be >= 1 patch per side, got {spatial_shapes.tolist()}")
-    sizes = spatial_shapes.prod(axis=1)  # [B] valid patches per image
-    if (sizes > N).any():
-        raise ValueError(f"spatial_shapes {spatial_shapes.tolist()} need more than the N = {N} patch slots given")
-    if not config["naflex"] and ((spatial_shapes != G).any() or N != G * G):
-        raise ValueError(f"this FixRes model has a fixed {G}x{G} patch grid ({G * G} patches, no padding); got "
-                         f"spatial_shapes {spatial_shapes.tolist()} in {N} patch slots")
-    expected = np.arange(N)[None, :] < sizes[:, None]  # [B, N] the first h*w slots of each row
-    if pixel_attention_mask is None:
-        return expected, [tuple(s) for s in spatial_shapes.tolist()]
-    pixel_attention_mask = np.asarray(pixel_attention_mask)
-    if pixel_attention_mask.shape != (B, N):
-        raise ValueError(f"pixel_attention_mask must be [B, N] = [{B}, {N}], got {pixel_attention_mask.shape}")
-    if not np.array_equal(pixel_attention_mask.astype(bool), expected):
-        bad = np.flatnonzero((pixel_attention_mask.astype(bool) != expected).any(axis=1)).tolist()
-        raise ValueError(f"pixel_attention_mask disagrees with spatial_shapes for images {bad}: each row must be 1 "
-                         "on exactly its first h*w patches and 0 after")
-    return pixel_attention_mask, [tuple(s) for s in spatial_shapes.tolist()]

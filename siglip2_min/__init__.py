@@ -6,9 +6,9 @@
 """
 
 from .api import LabelScore, embed_images, embed_texts, image_text_logits, zero_shot
-from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig, from_hf_config, param_count
+from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig, from_hf_config
 from .loss import chunked_sigmoid_loss, distributed_sigmoid_loss, sigmoid_loss
-from .model import ImageClassifier, SigLIP2, SigLIP2Output
+from .model import ImageClassifier, SigLIP2, SigLIP2Output, param_count
 from .processor import Processor, load_processor
 from .tokenizer import Tokenizer
 from .hub import resolve_model

@@ -1,4 +1,4 @@
-"""Model configuration: one frozen dataclass per tower, read from an HF `config.json`, and the published presets.
+"""Model configuration: one frozen dataclass per tower, read from an HF `config.json`, and the table of presets.
 
 Upstream: HF `configuration_siglip2.py` / `configuration_siglip.py` (the `config.json` schema), big_vision
 `models/vit.py` variant table ("B/16", "So400m/14", ...). Both checkpoint families share one architecture
@@ -6,12 +6,37 @@ Upstream: HF `configuration_siglip2.py` / `configuration_siglip.py` (the `config
 
 - NaFlex (`model_type: "siglip2"`): a `G x G` table (G = 16) resized per image to its (h, w) patch grid.
 - FixRes (`model_type: "siglip"`): a fixed `(S/p) x (S/p)` table for square images of side S, added as is.
+
+Every value is checked when a config is built (type, range, heads dividing the width), so a bad `config.json`
+fails at once with the key named, before any tensor is allocated.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-MODEL_TYPES = {"siglip2": "naflex", "siglip": "fixres"}
+MODEL_TYPES = ("siglip2", "siglip")  # NaFlex, FixRes: the `model_type` of an HF config.json
+# Bounds on every integer field: far above every published checkpoint, low enough that a typo or a hostile
+# config.json (num_hidden_layers = 1e9) fails at once instead of allocating for hours.
+LIMITS = dict(
+    hidden_size=65536, intermediate_size=262144, num_hidden_layers=1024, num_attention_heads=1024, num_channels=16,
+    patch_size=1024, num_patches=1 << 20, image_size=1 << 16, vocab_size=1 << 22, max_position_embeddings=1 << 16,
+    projection_size=65536,
+)
+
+
+def check_fields(config, prefix):
+    """Types and ranges of a tower config's values; errors name the config.json key (`vision_config.patch_size`)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name in LIMITS and not (value is None and f.name == "image_size"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMITS[f.name]:
+                raise ValueError(f"{prefix}.{f.name} is {value!r}: expected an integer in [1, {LIMITS[f.name]}]")
+    eps = config.layer_norm_eps
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        raise ValueError(f"{prefix}.layer_norm_eps is {eps!r}: expected a number in (0, 1), 1e-6 for SigLIP2")
+    if config.hidden_size % config.num_attention_heads:
+        raise ValueError(f"{prefix}.hidden_size {config.hidden_size} is not divisible by num_attention_heads "
+                         f"{config.num_attention_heads}")
 
 
 @dataclass(frozen=True)
@@ -27,6 +52,14 @@ class VisionConfig:
     image_size: int | None = None  # FixRes only: the side S the table was trained for
     layer_norm_eps: float = 1e-6  # 1e-6, not torch's 1e-5 (big_vision's flax default)
     use_head: bool = True  # the MAP head (HF `vision_use_head`)
+
+    def __post_init__(self):
+        check_fields(self, "vision_config")
+        if not isinstance(self.naflex, bool) or not isinstance(self.use_head, bool):
+            raise ValueError(f"vision_config: naflex and vision_use_head must be true or false, got "
+                             f"{self.naflex!r} and {self.use_head!r}")
+        if self.grid_size**2 != self.num_patches:
+            raise ValueError(f"vision_config.num_patches = {self.num_patches} is not a square number")
 
     @property
     def grid_size(self) -> int:
@@ -50,6 +83,9 @@ class TextConfig:
     projection_size: int = 768  # output width of the `head` Linear (giant-opt: 1152 -> 1536)
     layer_norm_eps: float = 1e-6
 
+    def __post_init__(self):
+        check_fields(self, "text_config")
+
 
 @dataclass(frozen=True)
 class SigLIP2Config:
@@ -58,9 +94,12 @@ class SigLIP2Config:
     model_type: str = "siglip2"  # "siglip2" (NaFlex) or "siglip" (FixRes), as in the HF config.json
     num_labels: int = 0  # > 0 only for image-classification checkpoints
 
-    @property
-    def family(self) -> str:
-        return MODEL_TYPES[self.model_type]
+    def __post_init__(self):
+        if self.model_type not in MODEL_TYPES or self.vision.naflex != (self.model_type == "siglip2"):
+            raise ValueError(f"model_type {self.model_type!r} does not match the vision config (naflex="
+                             f"{self.vision.naflex}): 'siglip2' is NaFlex, 'siglip' FixRes")
+        if isinstance(self.num_labels, bool) or not isinstance(self.num_labels, int) or not 0 <= self.num_labels < 1 << 20:
+            raise ValueError(f"num_labels (the length of id2label) is {self.num_labels!r}")
 
 
 def _pick(cls, hf: dict, **overrides):
@@ -70,33 +109,44 @@ def _pick(cls, hf: dict, **overrides):
 
 
 def from_hf_config(hf: dict) -> SigLIP2Config:
-    """Build the config from the dict of an HF `config.json` (`Siglip2Config` or `SiglipConfig`)."""
+    """Build the config from the dict of an HF `config.json` (`Siglip2Config` or `SiglipConfig`).
+
+    Every value is checked (type, range, heads dividing the width): a ValueError names the key.
+    """
+    if not isinstance(hf, dict):
+        raise ValueError(f"config.json must hold a JSON object, got {type(hf).__name__}")
     model_type = hf.get("model_type")
     if model_type not in MODEL_TYPES:
         raise ValueError(
             f"unknown model_type {model_type!r} in config.json: expected 'siglip2' (NaFlex) or 'siglip' (FixRes)"
         )
     text, vision = hf.get("text_config") or {}, hf.get("vision_config") or {}
-    for name, act in (("text_config", text.get("hidden_act")), ("vision_config", vision.get("hidden_act"))):
-        if act not in (None, "gelu_pytorch_tanh"):
-            raise ValueError(f"{name}.hidden_act is {act!r}; SigLIP2 uses the tanh GELU 'gelu_pytorch_tanh'")
+    for name, sub in (("text_config", text), ("vision_config", vision)):
+        if not isinstance(sub, dict):
+            raise ValueError(f"{name} must be a JSON object, got {type(sub).__name__}")
+        if sub.get("hidden_act") not in (None, "gelu_pytorch_tanh"):
+            raise ValueError(f"{name}.hidden_act is {sub['hidden_act']!r}; SigLIP2 uses the tanh GELU "
+                             "'gelu_pytorch_tanh'")
     text_cfg = _pick(TextConfig, text, projection_size=text.get("projection_size") or text.get("hidden_size", 768))
+    use_head = vision.get("vision_use_head", True)
     if model_type == "siglip2":
-        vision_cfg = _pick(VisionConfig, vision, naflex=True, use_head=vision.get("vision_use_head", True))
-        if vision_cfg.grid_size**2 != vision_cfg.num_patches:
-            raise ValueError(f"vision_config.num_patches = {vision_cfg.num_patches} is not a square number")
+        vision_cfg = _pick(VisionConfig, vision, naflex=True, use_head=use_head)
     else:
         image_size, patch = vision.get("image_size", 224), vision.get("patch_size", 16)
-        if not isinstance(image_size, int) or not isinstance(patch, int):
-            raise ValueError(f"only square FixRes images are supported, got image_size={image_size!r}, patch_size={patch!r}")
-        vision_cfg = _pick(
-            VisionConfig, vision, naflex=False, image_size=image_size, patch_size=patch,
-            num_patches=(image_size // patch) ** 2,  # So400m/14 at 384: 27 x 27, the last 6 pixels dropped
-            use_head=vision.get("vision_use_head", True),
-        )
-    num_labels = len(hf["id2label"]) if "Siglip2ForImageClassification" in hf.get("architectures", []) or \
-        "SiglipForImageClassification" in hf.get("architectures", []) else 0
-    return SigLIP2Config(text=text_cfg, vision=vision_cfg, model_type=model_type, num_labels=num_labels)
+        for key, value in (("image_size", image_size), ("patch_size", patch)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMITS[key]:
+                raise ValueError(f"vision_config.{key} is {value!r}: FixRes takes square images, an integer side "
+                                 f"in [1, {LIMITS[key]}]")
+        if patch > image_size:
+            raise ValueError(f"vision_config.patch_size {patch} is larger than image_size {image_size}")
+        vision_cfg = _pick(VisionConfig, vision, naflex=False, image_size=image_size, patch_size=patch,
+                           num_patches=(image_size // patch) ** 2,  # So400m/14 at 384: 27 x 27, 6 pixels dropped
+                           use_head=use_head)
+    classifier = {"Siglip2ForImageClassification", "SiglipForImageClassification"} & set(hf.get("architectures") or [])
+    labels = hf.get("id2label") if classifier else {}
+    if not isinstance(labels, dict):
+        raise ValueError(f"id2label must be a JSON object of class names, got {type(labels).__name__}")
+    return SigLIP2Config(text=text_cfg, vision=vision_cfg, model_type=model_type, num_labels=len(labels))
 
 
 def to_hf_config(config: SigLIP2Config) -> dict:
@@ -123,48 +173,51 @@ def to_hf_config(config: SigLIP2Config) -> dict:
     return dict(architectures=[arch], model_type=config.model_type, text_config=text, vision_config=vision)
 
 
-def param_count(config: SigLIP2Config) -> int:
-    """Number of parameters of the two-tower model, from the config alone (nothing is allocated)."""
-    def tower(width, depth, mlp):
-        attn = 4 * (width * width + width)  # q, k, v, out projections with bias
-        return depth * (attn + 2 * width * mlp + mlp + width + 4 * width)  # + MLP + two LayerNorms
-
-    t, v = config.text, config.vision
-    text = (t.vocab_size + t.max_position_embeddings) * t.hidden_size + tower(t.hidden_size, t.num_hidden_layers,
-            t.intermediate_size) + 2 * t.hidden_size + t.hidden_size * t.projection_size + t.projection_size
-    d = v.hidden_size
-    head = d + 3 * d * d + 3 * d + d * d + d + 2 * d + 2 * d * v.intermediate_size + v.intermediate_size + d
-    vision = (v.patch_dim + 1) * d + v.num_patches * d + tower(d, v.num_hidden_layers, v.intermediate_size) + 2 * d
-    return text + vision + head * v.use_head + 2  # + logit_scale, logit_bias
+# big_vision's variants, one tower each (width D, MLP width F, depth, heads).
+B = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
+L = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16)
+SO400M = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16)
+GIANT = dict(hidden_size=1536, intermediate_size=6144, num_hidden_layers=40, num_attention_heads=16)
 
 
-def _preset(vision, text, projection=None, **kw):
-    (vw, vd, vm, vh), (tw, td, tm, th) = vision, text
-    return SigLIP2Config(
-        text=TextConfig(hidden_size=tw, num_hidden_layers=td, intermediate_size=tm, num_attention_heads=th,
-                        projection_size=projection or tw),
-        vision=VisionConfig(hidden_size=vw, num_hidden_layers=vd, intermediate_size=vm, num_attention_heads=vh, **kw),
-        model_type="siglip2" if kw.get("naflex", True) else "siglip",
-    )
+def naflex(tower, patch=16, num_patches=256, **text):
+    """A NaFlex model: `tower` for both towers (text overrides apart), a sqrt(num_patches)^2 table."""
+    return SigLIP2Config(text=TextConfig(**{**tower, "projection_size": tower["hidden_size"], **text}),
+                         vision=VisionConfig(**tower, patch_size=patch, num_patches=num_patches))
 
 
-def _fixres(size, patch):
-    return dict(naflex=False, image_size=size, patch_size=patch, num_patches=(size // patch) ** 2)
+def fixres(vision, patch, image_size, text=None, projection_size=None):
+    """A FixRes model: square images of side image_size, a (image_size // patch)^2 grid."""
+    text = text or vision
+    return SigLIP2Config(text=TextConfig(**text, projection_size=projection_size or text["hidden_size"]),
+                         vision=VisionConfig(**vision, naflex=False, patch_size=patch, image_size=image_size,
+                                             num_patches=(image_size // patch) ** 2), model_type="siglip")
 
 
-# (width, depth, MLP, heads) of the big_vision variants
-_B, _L, _SO, _G = (768, 12, 3072, 12), (1024, 24, 4096, 16), (1152, 27, 4304, 16), (1536, 40, 6144, 16)
-
-# The published checkpoints (docs/index.md), by HF id without "google/". Parameter counts (whole model, from
-# `param_count`, checked by a test) are dominated by the 256k-token text embedding.
+# The published checkpoints by HF id without "google/" (docs/index.md), and the tiny model bundled with this package.
+# Parameter counts: whole model, from `model.param_count` (a test checks each); most of a text tower is its
+# 256k-token embedding.
 PRESETS: dict[str, SigLIP2Config] = {
-    "siglip2-base-patch16-naflex": _preset(_B, _B),  # 375.2M
-    "siglip2-so400m-patch16-naflex": _preset(_SO, _SO),  # 1135.7M
-    **{f"siglip2-base-patch16-{s}": _preset(_B, _B, **_fixres(s, 16)) for s in (224, 256, 384, 512)},  # 375.2M at 224
-    "siglip2-base-patch32-256": _preset(_B, _B, **_fixres(256, 32)),
-    **{f"siglip2-large-patch16-{s}": _preset(_L, _L, **_fixres(s, 16)) for s in (256, 384, 512)},  # 881.5M at 256
-    **{f"siglip2-so400m-patch14-{s}": _preset(_SO, _SO, **_fixres(s, 14)) for s in (224, 384)},
-    **{f"siglip2-so400m-patch16-{s}": _preset(_SO, _SO, **_fixres(s, 16)) for s in (256, 384, 512)},  # 1135.7M at 256
+    "siglip2-base-patch16-naflex": naflex(B),  # 16x16 table resized per image; 375.2M
+    "siglip2-so400m-patch16-naflex": naflex(SO400M),  # 16x16 table; 1135.7M
+    "siglip2-base-patch16-224": fixres(B, 16, 224),  # 14x14 grid; 375.2M
+    "siglip2-base-patch16-256": fixres(B, 16, 256),  # 16x16; 375.2M
+    "siglip2-base-patch16-384": fixres(B, 16, 384),  # 24x24; 375.5M
+    "siglip2-base-patch16-512": fixres(B, 16, 512),  # 32x32; 375.8M
+    "siglip2-base-patch32-256": fixres(B, 32, 256),  # 8x8; 376.9M (a 32*32*3 patch embedding)
+    "siglip2-large-patch16-256": fixres(L, 16, 256),  # 16x16; 881.5M
+    "siglip2-large-patch16-384": fixres(L, 16, 384),  # 24x24; 881.9M
+    "siglip2-large-patch16-512": fixres(L, 16, 512),  # 32x32; 882.3M
+    "siglip2-so400m-patch14-224": fixres(SO400M, 14, 224),  # 16x16; 1135.5M
+    "siglip2-so400m-patch14-384": fixres(SO400M, 14, 384),  # 27x27, the last 6 pixels dropped; 1136.0M
+    "siglip2-so400m-patch16-256": fixres(SO400M, 16, 256),  # 16x16; 1135.7M
+    "siglip2-so400m-patch16-384": fixres(SO400M, 16, 384),  # 24x24; 1136.0M
+    "siglip2-so400m-patch16-512": fixres(SO400M, 16, 512),  # 32x32; 1136.6M
     # giant-opt pairs its vision tower with the So400m text tower, whose head projects 1152 -> 1536
-    **{f"siglip2-giant-opt-patch16-{s}": _preset(_G, _SO, projection=1536, **_fixres(s, 16)) for s in (256, 384)},  # 1871.4M at 256
+    "siglip2-giant-opt-patch16-256": fixres(GIANT, 16, 256, text=SO400M, projection_size=1536),  # 16x16; 1871.4M
+    "siglip2-giant-opt-patch16-384": fixres(GIANT, 16, 384, text=SO400M, projection_size=1536),  # 24x24; 1871.9M
+    # The bundled model (`python -m siglip2_min.train`): width 128, 3 vision and 2 text layers, a 512-piece
+    # vocabulary, an 8x8 table resized per image as SigLIP2's 16x16 one is; 1.3M (5.3 MB in float32)
+    "siglip2-min-tiny": naflex(dict(hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4),
+                               patch=8, num_patches=64, vocab_size=512, num_hidden_layers=2),
 }

@@ -1,8 +1,10 @@
 """Find a model folder from what a user typed: a folder, a Hugging Face id, or nothing (the bundled tiny model).
 
-`resolve_model(M)` answers "which folder holds M?" in this order:
+The one resolver of the package: `load_model`, `load_processor` and the command line all call
+`resolve_model(M, files=...)` with the files each of them reads, and it answers "which folder holds M?" in
+this order:
 1. `M is None`: the tiny model bundled inside the package (`siglip2_min/assets/tiny/`).
-2. an existing folder: that folder.
+2. an existing folder: that folder, when it holds `files`.
 3. an HF id `owner/name` (e.g. `google/siglip2-base-patch16-naflex`):
    a. `$SIGLIP2_CHECKPOINTS/name/` (a plain folder of files, for machines that cannot download);
    b. the local HF cache, `$HF_HUB_CACHE` or `$HF_HOME/hub` or `~/.cache/huggingface/hub`, in its layout
@@ -18,11 +20,12 @@ Upstream: `huggingface_hub.constants` (cache location rules) and `file_download`
 import os
 from pathlib import Path
 
-from .weights import BUNDLED  # one bundled-model path for load_model, load_processor and this module
+BUNDLED = Path(__file__).parent / "assets" / "tiny"  # the tiny model trained by `python -m siglip2_min.train`
 
-# What a model folder must hold for `load_model` + `load_processor`: the HF layout of the published checkpoints.
+# What a model folder must hold for `load_model` + `load_processor`: the HF layout of the published checkpoints
+# (a hub snapshot or download counts only when it holds all of these).
 MODEL_FILES = ("config.json", "model.safetensors")
-PROCESSOR_FILES = ("tokenizer.model", "tokenizer_config.json", "preprocessor_config.json")
+PROCESSOR_FILES = ("tokenizer.model", "preprocessor_config.json")
 REQUIRED_FILES = MODEL_FILES + PROCESSOR_FILES
 
 
@@ -113,23 +116,24 @@ def download(hf_id):
     return Path(folder), None
 
 
-def resolve_model(name_or_path=None, allow_download=True):
+def resolve_model(name_or_path=None, allow_download=True, files=REQUIRED_FILES):
     """The folder to load for `name_or_path`: None (bundled tiny model), a folder, or an HF id. See the module doc.
 
+    `files`: what the caller reads from a folder (`load_model` checks the weights itself: shards, pickles).
     Raises FileNotFoundError with a message that names what is missing and how to get it.
     """
     if name_or_path is None:
-        lacking = missing_files(BUNDLED)
+        lacking = missing_files(BUNDLED, files) if BUNDLED.is_dir() else ["every file (no such folder)"]
         if lacking:
             raise FileNotFoundError(
-                f"the bundled tiny model is missing: {BUNDLED} lacks {', '.join(lacking)}. Reinstall the "
+                f"the bundled model is missing: {BUNDLED} lacks {', '.join(lacking)}. Reinstall the "
                 "package, or rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny`, or pass "
                 "a model (--model / load_model(path))."
             )
         return BUNDLED
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        lacking = missing_files(path)
+        lacking = missing_files(path, files)
         if lacking:
             raise FileNotFoundError(
                 f"model folder {path} lacks {', '.join(lacking)} (a model folder holds {', '.join(REQUIRED_FILES)})"
@@ -137,8 +141,8 @@ def resolve_model(name_or_path=None, allow_download=True):
         return path
     if not is_hf_id(name_or_path):
         raise FileNotFoundError(
-            f"no model folder {str(name_or_path)!r}, and it is not a Hugging Face id of the form 'owner/name' "
-            "(e.g. google/siglip2-base-patch16-naflex)"
+            f"model folder {str(name_or_path)!r} does not exist, and it is not a Hugging Face id of the form "
+            "'owner/name' (e.g. google/siglip2-base-patch16-naflex)"
         )
     folder = find_local(name_or_path)
     if folder is not None:

@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_image_inputs, check_text_inputs
 from .config import SigLIP2Config
-from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, sigmoid_loss
+from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, pair_logits, sigmoid_loss
 from .text import TextTransformer
-from .vision import VisionTransformer, check_image_inputs
+from .vision import VisionTransformer
 
 
 @dataclass
@@ -47,38 +48,48 @@ class SigLIP2(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor([INIT_LOGIT_SCALE]))
         self.logit_bias = nn.Parameter(torch.tensor([INIT_LOGIT_BIAS]))
 
-    def encode_image(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False):
-        """Pooled image embeddings [B, E], before normalisation; with intermediates, (pooled, dict)."""
+    def encode_image(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False,
+                     check=True):
+        """Pooled image embeddings [B, E], before normalisation; with intermediates, (pooled, dict).
+
+        check=False skips `checks.check_image_inputs` (no host sync): the caller then passes the mask (None for no
+        padding) and, for NaFlex, `spatial_shapes` on the model's device.
+        """
         if self.vision_model.head is None:
             raise ValueError("this vision tower has no MAP head (vision_use_head=False), so it has no pooled output")
+        if check:
+            pixel_attention_mask, spatial_shapes = check_image_inputs(
+                self.config.vision, pixel_values, pixel_attention_mask, spatial_shapes)  # [B, N] or None, [B, 2]
         intermediates = {} if return_intermediates else None
         _, pooled = self.vision_model(pixel_values, pixel_attention_mask, spatial_shapes, intermediates)  # [B, E]
         return (pooled, intermediates) if return_intermediates else pooled
 
-    def encode_text(self, input_ids, return_intermediates=False):
+    def encode_text(self, input_ids, return_intermediates=False, check=True):
         """Pooled text embeddings [T, E], before normalisation; with intermediates, (pooled, dict)."""
+        if check:
+            check_text_inputs(self.config.text, input_ids)
         intermediates = {} if return_intermediates else None
         pooled = self.text_model(input_ids, intermediates)  # [T, E]
         return (pooled, intermediates) if return_intermediates else pooled
 
     def forward(self, input_ids=None, pixel_values=None, pixel_attention_mask=None, spatial_shapes=None,
-                return_loss=False):
+                return_loss=False, check=True):
         """Either tower alone, or both with their logits (and the sigmoid loss on B == T matching pairs)."""
         out = SigLIP2Output()
         if pixel_values is not None:
-            out.image_embeds = F.normalize(self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes),
-                                           dim=-1)  # [B, E]
+            image = self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes, check=check)  # [B, E]
+            out.image_embeds = F.normalize(image, dim=-1)  # [B, E]
         if input_ids is not None:
-            out.text_embeds = F.normalize(self.encode_text(input_ids), dim=-1)  # [T, E]
+            text = self.encode_text(input_ids, check=check)  # [T, E]
+            out.text_embeds = F.normalize(text, dim=-1)  # [T, E]
         if out.image_embeds is None or out.text_embeds is None:
             if return_loss:
                 raise ValueError("return_loss=True needs both input_ids and pixel_values")
             return out
-        scale, bias = self.logit_scale.exp(), self.logit_bias  # exp: the checkpoint stores log(temperature)
-        out.logits_per_text = out.text_embeds @ out.image_embeds.T * scale + bias  # [T, E] @ [E, B] -> [T, B]
+        out.logits_per_text = pair_logits(image, text, self.logit_scale, self.logit_bias)  # [T, B]
         out.logits_per_image = out.logits_per_text.T  # [B, T]
         if return_loss:
-            out.loss = sigmoid_loss(out.image_embeds, out.text_embeds, self.logit_scale, self.logit_bias)
+            out.loss = sigmoid_loss(image, text, self.logit_scale, self.logit_bias)
         return out
 
 
@@ -96,11 +107,19 @@ class ImageClassifier(nn.Module):
         self.vision_model = VisionTransformer(replace(config.vision, use_head=False), attn)
         self.classifier = nn.Linear(config.vision.hidden_size, config.num_labels)
 
-    def forward(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None):
-        """Class logits [B, C]."""
-        mask, spatial_shapes = check_image_inputs(self.config.vision, pixel_values, pixel_attention_mask,
-                                                  spatial_shapes)  # [B, N], [B, 2]; the mask defaults to h*w slots
-        x, _ = self.vision_model(pixel_values, mask, spatial_shapes)  # [B, N, D]
-        m = mask.to(x.dtype)[..., None]  # [B, N, 1]
+    def forward(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, check=True):
+        """Class logits [B, C]. check=False: as `SigLIP2.encode_image`."""
+        if check:
+            pixel_attention_mask, spatial_shapes = check_image_inputs(
+                self.config.vision, pixel_values, pixel_attention_mask, spatial_shapes)  # [B, N] or None, [B, 2]
+        x, _ = self.vision_model(pixel_values, pixel_attention_mask, spatial_shapes)  # [B, N, D]
+        mask = torch.ones_like(x[..., 0]) if pixel_attention_mask is None else pixel_attention_mask  # [B, N]
+        m = mask.to(x.dtype)[..., None]  # [B, N, 1] 1 = patch
         pooled = (x * m).sum(dim=1) / m.sum(dim=1)  # [B, N, D] -> [B, D], mean over valid patches only
         return self.classifier(pooled)  # [B, C]
+
+
+def param_count(config: SigLIP2Config) -> int:
+    """Number of parameters of the two-tower model, counted on a model built on the meta device (no memory)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in SigLIP2(config).parameters())

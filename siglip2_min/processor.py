@@ -20,7 +20,7 @@ from PIL import Image
 
 from .naflex import BILINEAR, pixel_lut, preprocess
 from .tokenizer import TEXT_LENGTH, Tokenizer
-from .weights import resolve_model_path
+from .hub import resolve_model
 
 # Where `load_processor()` looks when no folder is given: the small checkpoint bundled with the package.
 
@@ -106,7 +106,7 @@ def load_processor(path=None, num_threads=None):
     the published checkpoints' settings are assumed (bilinear, x/255, mean = std = 0.5) with the patch size, budget
     or image size from `config.json`.
     """
-    folder = resolve_model_path(path)  # None: the bundled model; same rules as load_model
+    folder = resolve_model(path, files=())  # None: the bundled model; the files are checked below
     config = _read_json(folder / "config.json")
     pre = _read_json(folder / "preprocessor_config.json")
     if config is None and pre is None:

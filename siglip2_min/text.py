@@ -12,7 +12,6 @@ Upstream: HF `modeling_siglip.py` (`SiglipTextEmbeddings`, `SiglipTextTransforme
 Shapes: T = texts, L = 64 tokens, D = text width, E = projection_size.
 """
 
-import torch
 from torch import nn
 
 from .layers import Encoder
@@ -34,14 +33,12 @@ class TextTransformer(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = TextEmbeddings(config)
-        self.encoder = Encoder(config.hidden_size, config.intermediate_size, config.num_attention_heads,
-                               config.num_hidden_layers, config.layer_norm_eps, attn)
+        self.encoder = Encoder(config, attn)
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.head = nn.Linear(config.hidden_size, config.projection_size)
 
     def forward(self, input_ids, intermediates=None):
-        """Returns the pooled text embedding [T, E] (before L2 normalisation)."""
-        check_text_inputs(self.config, input_ids)
+        """Returns the pooled text embedding [T, E] (before L2 normalisation); ids as `checks.check_text_inputs` takes."""
         x = self.embeddings(input_ids)  # [T, L, D]
         if intermediates is not None:
             intermediates["text.embeddings"] = x
@@ -53,17 +50,3 @@ class TextTransformer(nn.Module):
             intermediates["text.pooled"] = pooled
         return pooled
 
-
-def check_text_inputs(config, input_ids):
-    L = config.max_position_embeddings
-    if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
-        raise ValueError(f"input_ids must be an integer tensor [T, {L}], got "
-                         f"{getattr(input_ids, 'shape', type(input_ids).__name__)}")
-    if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
-        raise TypeError(f"input_ids must be integer token ids, got dtype {input_ids.dtype}")
-    if input_ids.shape[1] != L:
-        raise ValueError(f"input_ids must have exactly {L} tokens per text (EOS then 0-padding to {L}: the model "
-                         f"pools the last position and was trained at this length), got {input_ids.shape[1]}")
-    if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
-        raise ValueError(f"input_ids must lie in [0, {config.vocab_size}), got values in "
-                         f"[{int(input_ids.min())}, {int(input_ids.max())}]")

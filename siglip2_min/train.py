@@ -28,7 +28,7 @@ import torch
 
 from . import data
 from .api import DEFAULT_TEMPLATE, Progress, embed_images, embed_texts
-from .config import SigLIP2Config, TextConfig, VisionConfig, to_hf_config
+from .config import PRESETS, to_hf_config
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2
 from .processor import load_processor
@@ -38,23 +38,11 @@ from .tokenizer import HF_TOKENIZER_CONFIG, train_sentencepiece
 PATCH_SIZE = 8
 MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex keeps the aspect ratio
 VOCAB_SIZE = 512  # 5 specials + 256 byte-fallback pieces + letters and merges of the caption words
-WIDTH = 128
 PAD_ID = 0
 GROUPS = 5  # each batch is 5 groups of pairs; the sigmoid loss of each group sees only its own pairs as negatives
 ONE_COLOUR_GROUPS = 2  # of them, drawn in a single colour each: then only shape (and size, position) tells pairs apart
 
-# The bundled model: 3 vision and 2 text layers of width 128, 1.3M parameters (5.3 MB in float32). Its position
-# table is 8 x 8 (num_patches = 64), resized per image exactly as SigLIP2's 16 x 16 one is.
-CONFIG = SigLIP2Config(
-    text=TextConfig(
-        vocab_size=VOCAB_SIZE, hidden_size=WIDTH, intermediate_size=4 * WIDTH, num_hidden_layers=2,
-        num_attention_heads=4, projection_size=WIDTH,  # the text head maps onto the vision width
-    ),
-    vision=VisionConfig(
-        hidden_size=WIDTH, intermediate_size=4 * WIDTH, num_hidden_layers=3, num_attention_heads=4,
-        patch_size=PATCH_SIZE, num_patches=MAX_NUM_PATCHES,
-    ),
-)  # fmt: skip
+CONFIG = PRESETS["siglip2-min-tiny"]  # the bundled model (config.py)
 
 
 def preprocessor_config():

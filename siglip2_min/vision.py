@@ -23,33 +23,44 @@ from torch import nn
 from .layers import MLP, Encoder, check_attn, multi_head_attention
 
 
-def resize_weights(in_size, out_size, dtype=torch.float64):
-    """The [out_size, in_size] matrix of antialiased bilinear interpolation with half-pixel centres.
+def interpolation_weights(in_size, out_size, index):
+    """Row `index` of the [out_size, in_size] antialiased bilinear resize matrix: [..., in_size].
 
-    Equals `F.interpolate(..., mode="bilinear", antialias=True, align_corners=False)` along one axis (and
-    big_vision's `jax.image.scale_and_translate(method="bilinear", antialias=True)`): output pixel i is centred at
-    input coordinate (i + 0.5) * in/out; input pixel j at j + 0.5 gets the weight of a triangle of half-width
+    `out_size` and `index` are float tensors of broadcastable shapes: every row at once for `resize_weights`, one
+    row per patch slot (each with its own image's size) in `VisionEmbeddings.position_embeddings`. This equals
+    `F.interpolate(..., mode="bilinear", antialias=True, align_corners=False)` along one axis (and big_vision's
+    `jax.image.scale_and_translate(method="bilinear", antialias=True)`): output pixel i is centred at input
+    coordinate (i + 0.5) * in/out; input pixel j at j + 0.5 gets the weight of a triangle of half-width
     max(in/out, 1) (widened when downsampling, which is the antialiasing), and each row is renormalised so the
     border rows, whose triangle falls partly outside the input, still sum to one.
 
-    Written as a dense matrix rather than calling `F.interpolate` because torch 2.13's CPU kernel is wrong for an
-    output size of 1 (docs/model/embeddings.md): it returns about 0.714 * row 0 instead of the mean. Here that case is row i = 0
-    with centre in/2 and half-width in, which weighs every input pixel, as it should.
+    Written out rather than calling `F.interpolate` because torch 2.13's CPU kernel is wrong for an output width
+    of 1 (docs/model/embeddings.md): it returns about 0.714 * row 0 instead of the mean. Here that case is row
+    i = 0 with centre in/2 and half-width in, which weighs every input pixel, as it should.
     """
+    scale = in_size / out_size  # [...] input pixels per output pixel
+    centres = (index + 0.5) * scale  # [...] output pixel centres in input coordinates
+    inputs = torch.arange(in_size, dtype=index.dtype, device=index.device) + 0.5  # [in] input pixel centres
+    weights = (1 - (inputs - centres[..., None]).abs() / scale.clamp(min=1)[..., None]).clamp(min=0)  # [..., in]
+    return weights / weights.sum(dim=-1, keepdim=True)  # [..., in], rows sum to 1
+
+
+def resize_weights(in_size, out_size, dtype=torch.float64):
+    """The [out_size, in_size] matrix of antialiased bilinear interpolation with half-pixel centres."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"resize sizes must be >= 1, got {in_size} -> {out_size}")
-    scale = in_size / out_size
-    centres = (torch.arange(out_size, dtype=dtype) + 0.5) * scale  # [out]
-    distance = (torch.arange(in_size, dtype=dtype) + 0.5)[None, :] - centres[:, None]  # [out, in]
-    weights = (1 - distance.abs() / max(scale, 1.0)).clamp(min=0)  # [out, in] triangle filter
-    return weights / weights.sum(dim=1, keepdim=True)  # [out, in], rows sum to 1
+    return interpolation_weights(in_size, torch.tensor(out_size, dtype=dtype), torch.arange(out_size, dtype=dtype))
 
 
 def resize_position_table(table, height, width):
-    """Resize a [G, G, D] position table to [height * width, D] (row-major), separably: Wh @ table @ Ww^T."""
+    """Resize a [G, G, D] position table to [height * width, D] (row-major), separably: Wh @ table @ Ww^T.
+
+    One grid at a time, as a reader would write it; the forward does every slot of a batch at once
+    (`VisionEmbeddings.position_embeddings`), and tests check that both agree.
+    """
     G, _, D = table.shape
-    wh = resize_weights(G, height).to(table.dtype)  # [h, G]
-    ww = resize_weights(G, width).to(table.dtype)  # [w, G]
+    wh = resize_weights(G, height).to(table)  # [h, G] in the table's dtype, on its device
+    ww = resize_weights(G, width).to(table)  # [w, G]
     rows = (wh @ table.reshape(G, G * D)).reshape(height, G, D)  # [h, G] @ [G, G*D] -> [h, G, D]
     return (ww @ rows).reshape(height * width, D)  # [w, G] @ [h, G, D] -> [h, w, D] -> [h*w, D]
 
@@ -64,22 +75,24 @@ class VisionEmbeddings(nn.Module):
         self.position_embedding = nn.Embedding(config.num_patches, config.hidden_size)
 
     def position_embeddings(self, spatial_shapes, num_slots):
-        """[B, N, D] position embeddings: each image's resized table, padding rows filled with row 0 (as HF)."""
+        """[B, N, D]: slot n of image b gets row n of its table resized to (h_b, w_b); padding slots get row 0 (as HF).
+
+        Every slot's embedding is a weighted sum of the G x G table entries, with the outer product of one row of
+        the height and one row of the width resize matrices as weights: static shapes, no loop over grids.
+        """
         table = self.position_embedding.weight  # [G*G, D]
         if not self.config.naflex:
-            return table.expand(len(spatial_shapes), -1, -1)  # FixRes: the one grid the table was trained for
-        G = self.config.grid_size
+            return table[None]  # [1, G*G, D]: FixRes adds the one grid its table was trained for to every image
         # HF upcasts to fp32 on CPU only; resizing in (at least) fp32 everywhere keeps bf16/fp16 runs
         # device-independent, and float64 models resize in float64 (the numpy twin's parity at 1e-10).
-        table = table.to(torch.promote_types(table.dtype, torch.float32)).reshape(G, G, -1)  # [G*G, D] -> [G, G, D]
-        out = table.new_empty(len(spatial_shapes), num_slots, table.shape[-1])  # [B, N, D]
-        resized = {}  # one resize per distinct grid in the batch
-        for i, (h, w) in enumerate(spatial_shapes.tolist()):
-            if (h, w) not in resized:
-                resized[h, w] = resize_position_table(table, h, w)  # [h*w, D]
-            out[i, : h * w] = resized[h, w]
-            out[i, h * w :] = resized[h, w][0]  # padding rows: never attended to, filled as HF does
-        return out.to(self.position_embedding.weight.dtype)
+        dtype = torch.promote_types(table.dtype, torch.float32)
+        h, w = spatial_shapes[:, :1], spatial_shapes[:, 1:]  # [B, 1] each
+        slot = torch.arange(num_slots, device=table.device)[None, :]  # [1, N]
+        slot = torch.where(slot < h * w, slot, 0)  # [B, N] padding slots take slot 0's position
+        wy = interpolation_weights(self.config.grid_size, h.to(dtype), (slot // w).to(dtype))  # [B, N, G] rows
+        wx = interpolation_weights(self.config.grid_size, w.to(dtype), (slot % w).to(dtype))  # [B, N, G] columns
+        weights = (wy[..., :, None] * wx[..., None, :]).flatten(2)  # [B, N, G, G] -> [B, N, G*G]
+        return (weights @ table.to(dtype)).to(table.dtype)  # [B, N, G*G] @ [G*G, D] -> [B, N, D]
 
     def forward(self, pixel_values, spatial_shapes):
         patches = self.patch_embedding(pixel_values.to(self.patch_embedding.weight.dtype))  # [B, N, P] -> [B, N, D]
@@ -89,13 +102,12 @@ class VisionEmbeddings(nn.Module):
 class PoolingAttention(nn.Module):
     """The probe's cross-attention, with `nn.MultiheadAttention`'s parameter names (fused q,k,v in_proj)."""
 
-    def __init__(self, width, num_heads, attn="sdpa"):
+    def __init__(self, config, attn="sdpa"):
         super().__init__()
-        self.num_heads, self.attn = num_heads, check_attn(attn)
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))  # rows: q, then k, then v
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * width))
-        self.out_proj = nn.Linear(width, width)
-        nn.init.xavier_uniform_(self.in_proj_weight)
+        D, self.num_heads, self.attn = config.hidden_size, config.num_attention_heads, check_attn(attn)
+        self.in_proj_weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(3 * D, D)))  # rows: q, k, v
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * D))
+        self.out_proj = nn.Linear(D, D)
 
     def forward(self, query, x, key_mask=None):
         wq, wk, wv = self.in_proj_weight.chunk(3)  # 3 x [D, D]
@@ -111,9 +123,9 @@ class MAPHead(nn.Module):
         super().__init__()
         D = config.hidden_size
         self.probe = nn.Parameter(torch.randn(1, 1, D) * D**-0.5)
-        self.attention = PoolingAttention(D, config.num_attention_heads, attn)
+        self.attention = PoolingAttention(config, attn)
         self.layernorm = nn.LayerNorm(D, eps=config.layer_norm_eps)
-        self.mlp = MLP(D, config.intermediate_size)
+        self.mlp = MLP(config)
 
     def forward(self, x, key_mask=None):
         x = self.attention(self.probe.expand(x.shape[0], -1, -1), x, key_mask)  # [B, 1, D]
@@ -128,18 +140,17 @@ class VisionTransformer(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = VisionEmbeddings(config)
-        self.encoder = Encoder(config.hidden_size, config.intermediate_size, config.num_attention_heads,
-                               config.num_hidden_layers, config.layer_norm_eps, attn)
+        self.encoder = Encoder(config, attn)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.head = MAPHead(config, attn) if config.use_head else None
 
     def forward(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, intermediates=None):
-        """Returns (hidden states [B, N, D] after post-LN, pooled [B, D] or None without a head)."""
-        pixel_attention_mask, spatial_shapes = check_image_inputs(
-            self.config, pixel_values, pixel_attention_mask, spatial_shapes)
-        key_mask = pixel_attention_mask.bool()  # [B, N]
-        if key_mask.all():
-            key_mask = None  # nothing to mask: lets SDPA take its unmasked kernel
+        """Returns (hidden states [B, N, D] after post-LN, pooled [B, D] or None without a head).
+
+        Inputs as `checks.check_image_inputs` returns them: a mask of None attends to every slot (no padding);
+        `spatial_shapes` [B, 2] on the model's device (NaFlex only).
+        """
+        key_mask = None if pixel_attention_mask is None else pixel_attention_mask.bool()  # [B, N] True = real
         x = self.embeddings(pixel_values, spatial_shapes)  # [B, N, D]
         record = intermediates is not None
         if record:
@@ -152,48 +163,3 @@ class VisionTransformer(nn.Module):
             if pooled is not None:
                 intermediates["vision.pooled"] = pooled
         return x, pooled
-
-
-def check_image_inputs(config, pixel_values, pixel_attention_mask, spatial_shapes):
-    """Validate the patch inputs and fill defaults; returns (mask [B, N], spatial_shapes [B, 2] on CPU).
-
-    The mask must be exactly the first h*w slots of each row: the resized position table is laid over those
-    slots, so a mask that disagrees with `spatial_shapes` would silently misplace every position embedding.
-    """
-    if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 3:
-        raise ValueError(f"pixel_values must be a tensor of patches [B, N, {config.patch_dim}], got "
-                         f"{getattr(pixel_values, 'shape', type(pixel_values).__name__)}")
-    B, N, P = pixel_values.shape
-    if P != config.patch_dim:
-        raise ValueError(f"pixel_values has patches of length {P}, but this model takes p*p*3 = {config.patch_dim} "
-                         f"(patch size {config.patch_size}, flattened in (py, px, c) order)")
-    if spatial_shapes is None:
-        if config.naflex:
-            raise ValueError("spatial_shapes [B, 2] is required for a NaFlex model: the (h, w) patch grid of each "
-                             "image (the processor returns it)")
-        G = config.grid_size
-        spatial_shapes = torch.tensor([[G, G]] * B)
-    spatial_shapes = torch.as_tensor(spatial_shapes).cpu().long()
-    if spatial_shapes.shape != (B, 2):
-        raise ValueError(f"spatial_shapes must be [B, 2] = [{B}, 2], got {tuple(spatial_shapes.shape)}")
-    if (spatial_shapes < 1).any():
-        raise ValueError(f"spatial_shapes must be >= 1 patch per side, got {spatial_shapes.tolist()}")
-    sizes = spatial_shapes.prod(dim=1)  # [B] valid patches per image
-    if (sizes > N).any():
-        raise ValueError(f"spatial_shapes {spatial_shapes.tolist()} need more than the N = {N} patch slots given")
-    if not config.naflex and N != config.num_patches:
-        raise ValueError(f"this FixRes model takes exactly {config.num_patches} patches per image "
-                         f"({config.grid_size}x{config.grid_size}), got N = {N}")
-    if not config.naflex and (spatial_shapes != config.grid_size).any():
-        raise ValueError(f"this FixRes model has a fixed {config.grid_size}x{config.grid_size} patch grid "
-                         f"({config.image_size}px images); got spatial_shapes {spatial_shapes.tolist()}")
-    expected = torch.arange(N)[None, :] < sizes[:, None]  # [B, N] the first h*w slots of each row
-    if pixel_attention_mask is None:
-        return expected.to(pixel_values.device), spatial_shapes
-    if pixel_attention_mask.shape != (B, N):
-        raise ValueError(f"pixel_attention_mask must be [B, N] = [{B}, {N}], got {tuple(pixel_attention_mask.shape)}")
-    if not torch.equal(pixel_attention_mask.bool().cpu(), expected):
-        bad = (pixel_attention_mask.bool().cpu() != expected).any(dim=1).nonzero()[:, 0].tolist()
-        raise ValueError(f"pixel_attention_mask disagrees with spatial_shapes for images {bad}: each row must be 1 "
-                         "on exactly its first h*w patches and 0 after")
-    return pixel_attention_mask, spatial_shapes

@@ -21,34 +21,15 @@ import torch
 from safetensors import safe_open
 
 from .config import from_hf_config
+from .hub import resolve_model
 from .layers import check_attn
 from .model import ImageClassifier, SigLIP2
 
-BUNDLED = Path(__file__).parent / "assets" / "tiny"  # the tiny model trained by `python -m siglip2_min.train`
 PATCH_KEY = "vision_model.embeddings.patch_embedding.weight"
 
 
 class CheckpointError(ValueError):
     """A checkpoint folder that cannot be loaded: the message names the file or key and the shapes."""
-
-
-def resolve_model_path(path=None) -> Path:
-    """A model folder: the bundled tiny model for None, `path` itself if it is a folder, else an HF id looked up
-    by `hub.resolve_model` (SIGLIP2_CHECKPOINTS, the local HF cache, a download when possible)."""
-    if path is None:
-        if not (BUNDLED / "config.json").is_file():
-            raise FileNotFoundError(f"the bundled model is missing from {BUNDLED}; reinstall the package or train "
-                                    "it with `python -m siglip2_min.train --out DIR` and pass DIR")
-        return BUNDLED
-    folder = Path(path).expanduser()
-    if folder.is_dir():
-        return folder
-    from . import hub  # imported here: hub reads BUNDLED from this module
-
-    if hub.is_hf_id(str(path)):  # e.g. google/siglip2-base-patch16-naflex: SIGLIP2_CHECKPOINTS, HF cache, download
-        return hub.resolve_model(str(path))
-    raise FileNotFoundError(f"model folder {str(path)!r} does not exist (expected an HF-layout folder with "
-                            "config.json and model.safetensors, or an HF id such as google/siglip2-base-patch16-naflex)")
 
 
 def read_config(folder):
@@ -57,10 +38,11 @@ def read_config(folder):
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing: a model folder needs config.json and model.safetensors")
     try:
-        hf = json.loads(file.read_text())
+        return from_hf_config(json.loads(file.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{file} is not valid JSON: {e}") from None
-    return from_hf_config(hf)
+    except (ValueError, TypeError) as e:  # every value is checked (config.py): the message names the key
+        raise CheckpointError(f"{file}: {e}") from None
 
 
 def checkpoint_files(folder):
@@ -110,7 +92,7 @@ def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa"):
     check_attn(attn)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
-    folder = resolve_model_path(path)
+    folder = resolve_model(path, files=("config.json",))  # the weights' files are checked below, by name
     config = read_config(folder)
     with torch.device("meta"):  # shapes only: the real tensors come from the file
         model = (ImageClassifier if config.num_labels else SigLIP2)(config, attn=attn)
@@ -128,6 +110,9 @@ def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa"):
             tensor = handles[file].get_tensor(name)
         except Exception as e:
             raise CheckpointError(f"cannot read tensor {name!r} from {file}: {e}") from None
+        if not tensor.dtype.is_floating_point:  # an int/bool weight would be cast silently by .to(dtype)
+            problems.append(f"{name!r} is stored as {tensor.dtype} in {file.name}; weights must be floating point")
+            continue
         tensor = _transform(name, tensor, config)
         if tuple(tensor.shape) != expected[name]:
             problems.append(f"{name!r} has shape {tuple(tensor.shape)} in {file.name}, the config needs {expected[name]}")

@@ -1,12 +1,15 @@
 """Configs: reading HF config.json, the preset table against the published parameter counts."""
 
 import dataclasses
+import inspect
 import json
 
 import pytest
 
 import siglip2_min
-from siglip2_min.config import PRESETS, from_hf_config, param_count, to_hf_config
+import siglip2_min.config as config_module
+from siglip2_min.config import PRESETS, from_hf_config, to_hf_config
+from siglip2_min.model import param_count
 
 # docs/index.md: whole-model parameter counts of the published checkpoints, in millions (one decimal).
 PUBLISHED = {
@@ -31,8 +34,17 @@ def test_param_count_equals_the_built_models_parameters(naflex_checkpoint, fixre
         assert param_count(model.config) == sum(p.numel() for p in hf.parameters())
 
 
+def test_preset_comments_state_the_built_models_parameter_counts():
+    # The table's comments ("# 16x16; 375.2M") are read by people: each must equal the model built on meta.
+    source = inspect.getsource(config_module)
+    for name, config in PRESETS.items():
+        line = source[source.index(f'"{name}"'):].split("\n")[0]
+        if "#" in line:
+            assert f"{param_count(config) / 1e6:.1f}M" in line, f"{name}: {line}"
+
+
 def test_presets_cover_the_published_checkpoints():
-    assert len(PRESETS) == 17
+    assert len(PRESETS) == 18  # 17 published + the bundled tiny model
     assert PRESETS["siglip2-so400m-patch14-384"].vision.grid_size == 27  # 384 // 14: last 6 pixels dropped
     assert PRESETS["siglip2-giant-opt-patch16-256"].text.projection_size == 1536
 
@@ -56,6 +68,10 @@ def test_config_errors_name_the_problem():
         from_hf_config({"model_type": "siglip2", "vision_config": {"hidden_act": "gelu"}})
     with pytest.raises(ValueError, match="not a square number"):
         from_hf_config({"model_type": "siglip2", "vision_config": {"num_patches": 200}})
+    with pytest.raises(ValueError, match="patch_size 32 is larger than image_size 16"):
+        from_hf_config({"model_type": "siglip", "vision_config": {"image_size": 16, "patch_size": 32}})
+    with pytest.raises(ValueError, match="text_config must be a JSON object"):
+        from_hf_config({"model_type": "siglip2", "text_config": [1]})
     with pytest.raises(ValueError, match="projection_size"):
         siglip2_min.SigLIP2(siglip2_min.SigLIP2Config(text=siglip2_min.TextConfig(projection_size=10)))
 

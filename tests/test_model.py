@@ -1,7 +1,8 @@
 """Parity of the torch model with HF transformers on random-weight checkpoints, both families.
 
 Tolerance: atol 2e-5 in fp32 (the issue's bound). Both sides run the same fp32 operations in a different order
-(our position resize is two matmuls, HF's a separable kernel; SDPA kernels may differ), so differences are a few
+(our position resize is one weighted sum of table entries per slot, HF's a separable kernel; SDPA kernels
+may differ), so differences are a few
 ulps of values of order 1-10: observed <= 1e-6. Width-1 grids are excluded here: HF inherits torch's wrong
 antialiased resize there (docs/model/embeddings.md); tests/test_position_resize.py checks that case against float64.
 """

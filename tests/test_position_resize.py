@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from siglip2_min.vision import resize_position_table, resize_weights
+from siglip2_min.config import VisionConfig
+from siglip2_min.vision import VisionEmbeddings, resize_position_table, resize_weights
 from tolerance import assert_close
 
 
@@ -80,3 +81,22 @@ def test_torch_still_has_the_width_one_bug_that_the_explicit_resize_avoids():
 def test_resize_rejects_empty_sizes():
     with pytest.raises(ValueError, match=">= 1"):
         resize_weights(16, 0)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_batched_position_embeddings_equal_the_per_grid_resize_padding_rows_hold_row_0(dtype, tol):
+    # The forward computes every slot of a mixed batch at once, from the grid sizes as tensors; each image must
+    # get exactly its own grid's resize, and padding slots row 0 (as HF). float64: rounding only, observed 9e-16.
+    # float32: one 256-term sum against two 16-term ones, observed 4e-6 on entries up to ~4 (torch's own fp32
+    # kernel is off by up to 5e-6 from the float64 answer, docs/model/embeddings.md).
+    config = VisionConfig(hidden_size=12, intermediate_size=8, num_hidden_layers=1, num_attention_heads=2,
+                          patch_size=2, num_patches=256)  # G = 16
+    emb = VisionEmbeddings(config).to(dtype)
+    grids = GRIDS[1:] + [(16, 1), (1, 40)]  # mixed aspect ratios, width 1, height 1, 1x1
+    N = max(h * w for h, w in grids)
+    pos = emb.position_embeddings(torch.tensor(grids), N)  # [B, N, D]
+    table = emb.position_embedding.weight.detach().reshape(16, 16, -1)  # [G*G, D] -> [G, G, D]
+    for i, (h, w) in enumerate(grids):
+        resized = resize_position_table(table, h, w)  # [h*w, D]
+        assert_close(f"{h}x{w} slots", pos[i, : h * w], resized, tol)
+        assert_close(f"{h}x{w} padding", pos[i, h * w :], resized[:1].expand(N - h * w, -1), tol)

@@ -169,9 +169,9 @@ def test_missing_tokenizer_model_is_named_when_text_is_given(tmp_path):
 
 
 def test_no_path_and_no_bundled_model_is_a_clear_error(tmp_path, monkeypatch):
-    import siglip2_min.weights
+    import siglip2_min.hub
 
-    monkeypatch.setattr(siglip2_min.weights, "BUNDLED", tmp_path / "assets")
+    monkeypatch.setattr(siglip2_min.hub, "BUNDLED", tmp_path / "assets")
     with pytest.raises(FileNotFoundError, match="the bundled model is missing"):
         load_processor()
 

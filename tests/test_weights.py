@@ -114,7 +114,7 @@ def test_missing_folder_and_missing_config(folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         siglip2_min.load_model(tmp_path / "nowhere")
     (folder / "config.json").unlink()
-    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+    with pytest.raises(FileNotFoundError, match="lacks config.json"):
         siglip2_min.load_model(folder)
 
 
@@ -148,3 +148,27 @@ def test_model_runs_after_loading(folder):
     pv, mask, ss = naflex_inputs([(3, 5)], 16)
     out = model(input_ids=text_inputs(1), pixel_values=pv, pixel_attention_mask=mask, spatial_shapes=ss)
     assert torch.isfinite(out.logits_per_image).all()
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("num_hidden_layers", 10**9, r"vision_config.num_hidden_layers is 1000000000: expected an integer in \[1, 1024\]"),
+    ("hidden_size", "48", r"vision_config.hidden_size is '48'"),
+    ("num_attention_heads", 5, "vision_config.hidden_size 48 is not divisible by num_attention_heads 5"),
+    ("patch_size", 0, r"vision_config.patch_size is 0"),
+    ("layer_norm_eps", -1, r"vision_config.layer_norm_eps is -1"),
+    ("num_patches", True, r"vision_config.num_patches is True"),
+])
+def test_config_values_are_checked_on_load_naming_file_and_key(folder, key, value, message):
+    # A value from a file never hangs the loader (1e9 layers would allocate for hours) or builds a wrong model.
+    config = json.loads((folder / "config.json").read_text())
+    config["vision_config"][key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=f"config.json: {message}"):
+        siglip2_min.load_model(folder)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+def test_integer_or_bool_weights_are_refused_naming_the_key(folder, dtype):
+    edit_tensors(folder, lambda t: t.update({"text_model.head.bias": t["text_model.head.bias"].to(dtype)}))
+    with pytest.raises(CheckpointError, match=f"'text_model.head.bias' is stored as {dtype}"):
+        siglip2_min.load_model(folder)

@@ -100,7 +100,8 @@ def bundled_source():
     """What the golden values depend on: the bundled files, by sha256."""
     from siglip2_min.hub import BUNDLED, REQUIRED_FILES
 
-    return {"model": "siglip2_min/assets/tiny", **{f"sha256:{name}": sha256(BUNDLED / name) for name in REQUIRED_FILES}}
+    files = sorted(REQUIRED_FILES + ("tokenizer_config.json",))  # the last one for transformers' tokenizer
+    return {"model": "siglip2_min/assets/tiny", **{f"sha256:{name}": sha256(BUNDLED / name) for name in files}}
 
 
 def processor_outputs(processor, images, texts):
