@@ -141,10 +141,10 @@ def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
     Image.new("RGB", (8, 8)).save(image)
     code = main(["classify", str(image), "--labels", "a", "--model", "google/siglip2-base-patch16-naflex"])
     err = capsys.readouterr().err
-    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert code == 2 and len(err.strip().splitlines()) == 1  # a setup error (docs/errors.md)
     assert "model.safetensors" in err and str(tmp_path / "ckpts" / "siglip2-base-patch16-naflex") in err
     code = main(["classify", str(image), "--labels", "a", "--model", str(tmp_path / "no_such_folder")])
-    assert code == 1 and "no_such_folder" in capsys.readouterr().err
+    assert code == 2 and "no_such_folder" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys):
