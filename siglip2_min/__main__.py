@@ -331,10 +331,14 @@ def main(argv=None):
         if args.debug:
             raise
         message = str(err) or type(err).__name__  # a checkpoint's mismatch list is a few lines: keep them all
-        _error(message)
-        if getattr(args, "json", False):
-            _print_json({"error": message})
-        return EXIT_USAGE
+    except Exception as err:  # a case no check foresaw: still one line, and --debug shows where
+        if args.debug:
+            raise
+        message = f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)"
+    _error(message)
+    if getattr(args, "json", False):
+        _print_json({"error": message})
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -110,10 +110,9 @@ def load_processor(path=None, num_threads=None):
     """
     folder = resolve_model_path(path)  # None: the bundled model; same rules as load_model
     config_file, pre_file = folder / "config.json", folder / "preprocessor_config.json"
-    config, pre = _read_json(config_file), _read_json(pre_file)
-    if config is None and pre is None:
+    if not config_file.is_file() and not pre_file.is_file():
         raise FileNotFoundError(f"{folder} has neither config.json nor preprocessor_config.json")
-    config, pre = config or {}, pre or {}
+    config, pre = _read_json(config_file), _read_json(pre_file)
     vision = _get(config, "vision_config", {}, dict, config_file)
     text_length = _get(_get(config, "text_config", {}, dict, config_file), "max_position_embeddings", TEXT_LENGTH,
                        int, config_file)
@@ -135,7 +134,8 @@ def load_processor(path=None, num_threads=None):
     model_patch = _get(vision, "patch_size", 16, int, config_file)
     patch_size = _get(pre, "patch_size", model_patch, int, pre_file)
     if patch_size != model_patch:
-        raise CheckpointError(f"{folder}: preprocessor patch_size {patch_size} differs from the model's {model_patch}")
+        raise CheckpointError(f"{pre_file}: preprocessor patch_size {patch_size} differs from the model's {model_patch} "
+                              "(config.json)")
     if naflex:
         image_size = None
         max_num_patches = _get(pre, "max_num_patches", _get(vision, "num_patches", 256, int, config_file), int,
@@ -151,7 +151,7 @@ def load_processor(path=None, num_threads=None):
     try:
         check_limits(patch_size, grid)
     except ValueError as err:
-        raise CheckpointError(f"{pre_file if pre else config_file}: {err}") from None
+        raise CheckpointError(f"{pre_file if pre_file.is_file() else config_file}: {err}") from None
     lut = pixel_lut(
         rescale_factor=_get(pre, "rescale_factor", 1 / 255, _positive, pre_file),
         mean=_get(pre, "image_mean", 0.5, _channels, pre_file),
@@ -218,9 +218,13 @@ def _get(mapping, key, default, check, file):
 
 
 def _read_json(path):
+    """The JSON object in `path`, {} if there is no such file; anything but an object is a CheckpointError."""
     if not path.is_file():
-        return None
+        return {}
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: expected a JSON object {{...}}, got {type(value).__name__}")
+    return value
