@@ -139,22 +139,16 @@ def embed_images(model, processor, images, *, batch_size=32, max_num_patches=Non
     images = _as_list(images, "images", (Image.Image, str, Path))
     check_int(batch_size, "batch_size")
     device, dtype = _device_dtype(model)
-    bar = Progress(len(images), "embed images", progress, batch_size)
-    out = []
-    try:
-        for start in range(0, len(images), batch_size):
-            batch = [load_image(im) for im in images[start : start + batch_size]]
-            inputs = processor(images=batch, max_num_patches=max_num_patches)
-            pooled = model.encode_image(
-                torch.as_tensor(inputs["pixel_values"]).to(device, dtype),  # [B, N, p*p*3]
-                torch.as_tensor(inputs["pixel_attention_mask"]).to(device),  # [B, N]
-                torch.as_tensor(inputs["spatial_shapes"]).to(device),  # [B, 2]
-            )  # [B, D]
-            out.append(_finite(F.normalize(pooled.float(), dim=-1).cpu(), "image embeddings"))  # [B, D] unit length
-            bar.update(len(batch))
-    finally:
-        bar.close()
-    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))  # [N, D]
+
+    def encode(batch):
+        inputs = processor(images=[load_image(im) for im in batch], max_num_patches=max_num_patches)
+        return model.encode_image(
+            torch.as_tensor(inputs["pixel_values"]).to(device, dtype),  # [B, N, p*p*3]
+            torch.as_tensor(inputs["pixel_attention_mask"]).to(device),  # [B, N]
+            torch.as_tensor(inputs["spatial_shapes"]).to(device),  # [B, 2]
+        )  # [B, D]
+
+    return _embed_batches(model, images, encode, batch_size, "image embeddings", progress)  # [N, D]
 
 
 @torch.inference_mode()
@@ -170,18 +164,25 @@ def embed_texts(model, processor, texts, *, batch_size=256, progress=None):
             raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
     check_int(batch_size, "batch_size")
     device, _ = _device_dtype(model)
-    bar = Progress(len(texts), "embed texts", progress, batch_size)
+
+    def encode(batch):
+        return model.encode_text(torch.as_tensor(processor(text=batch)["input_ids"]).to(device))  # [B, 64] -> [B, D]
+
+    return _embed_batches(model, texts, encode, batch_size, "text embeddings", progress)  # [T, D]
+
+
+def _embed_batches(model, items, encode, batch_size, what, progress):
+    """`encode` each batch of `items` -> [B, D]; unit length, float32 on the CPU, checked finite; [len(items), D]."""
+    bar = Progress(len(items), f"embed {what.split()[0]}s", progress, batch_size)
     out = []
     try:
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            input_ids = torch.as_tensor(processor(text=batch)["input_ids"]).to(device)  # [B, 64]
-            pooled = model.encode_text(input_ids)  # [B, D]
-            out.append(_finite(F.normalize(pooled.float(), dim=-1).cpu(), "text embeddings"))  # [B, D] unit length
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            out.append(_finite(F.normalize(encode(batch).float(), dim=-1).cpu(), what))  # [B, D] unit length
             bar.update(len(batch))
     finally:
         bar.close()
-    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))  # [T, D]
+    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))
 
 
 def image_text_logits(model, image_embeds, text_embeds):
