@@ -21,14 +21,13 @@ on stderr before any work is done. `--debug` shows the traceback instead.
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from . import cli
 from .api import DEFAULT_TEMPLATE
 from .checks import arg_int
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 SIGMOID_NOTE = (
@@ -39,96 +38,6 @@ SIGMOID_NOTE = (
 # What a user's mistake raises (a bad file, value, path or setup), printed as one line with exit code 2. Anything
 # else is a bug in this package and keeps its traceback. RuntimeError covers torch's (a device, out of memory).
 USER_ERRORS = (OSError, ValueError, TypeError, ArithmeticError, RuntimeError, MemoryError)
-
-
-class UsageError(ValueError):
-    """A command line that cannot be run as given: one line on stderr, exit code 2."""
-
-
-def _error(message, progress=None):
-    line = f"siglip2-min: error: {message}"
-    progress.message(line) if progress is not None else print(line, file=sys.stderr)
-
-
-def _check_device(name):
-    """`name` if torch can put a model there on this machine, else a UsageError saying why."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name}: not a device name (cpu, cuda, cuda:1, mps)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}); "
-                             "use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"--device {name}: MPS is not available on this machine; use --device cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise UsageError(f"--device {name}: expected cpu, cuda, cuda:N or mps")
-    return name
-
-
-def _load(args, text=True):
-    """(model, processor, folder) for --model; a two-tower model, with its tokenizer loaded when `text`."""
-    import torch
-
-    from . import hub
-    from .processor import load_processor
-    from .weights import load_model
-
-    device = _check_device(args.device)
-    folder = hub.resolve_model(args.model)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-    model = load_model(folder, dtype=dtype, device=device)
-    if not hasattr(model, "encode_text"):
-        raise UsageError(f"{folder} is an image-classification checkpoint ({type(model).__name__}, no text tower); "
-                         f"`{args.command}` needs an image-text (two-tower) SigLIP2 model")
-    processor = load_processor(folder)
-    if text:
-        processor.tokenizer  # loaded now, so a corrupt tokenizer.model is a setup error before any work
-    return model, processor, folder
-
-
-def _read_images(paths, progress=None):
-    """Read `paths`: ([(path, RGB image)] of the readable ones, {path: message} of the others, each printed)."""
-    from .api import ImageReadError, load_image
-
-    pairs, errors = [], {}
-    for path in paths:
-        try:
-            pairs.append((path, load_image(path)))
-        except ImageReadError as err:
-            _error(str(err), progress)
-            errors[path] = str(err)
-    return pairs, errors
-
-
-def _expand(inputs):
-    """(files, n_failed): files as given; a folder becomes the image files under it (by suffix, recursively,
-    sorted by path, hidden ones skipped). A folder without images, or one that cannot be read, counts as a failure
-    and is named on stderr: nothing is skipped silently."""
-    files, failed = [], 0
-    for item in inputs:
-        if not Path(item).is_dir():
-            files.append(str(item))
-            continue
-        unreadable = []
-        found = []
-        for folder, subfolders, names in os.walk(item, onerror=unreadable.append):
-            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-            found += [Path(folder) / n for n in names if not n.startswith(".") and Path(n).suffix.lower() in
-                      IMAGE_SUFFIXES and (Path(folder) / n).is_file()]
-        for err in unreadable:
-            _error(f"{err.filename}: cannot read the folder ({err.strerror or err})")
-        failed += len(unreadable)
-        if not found and not unreadable:
-            _error(f"{item}: folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            failed += 1
-        files += [str(p) for p in sorted(found)]
-    return files, failed
 
 
 def _print_json(value):
@@ -145,14 +54,14 @@ def cmd_classify(args):
 
     labels = check_labels(args.labels)  # usage errors first, before the model is loaded
     prompts = [apply_template(args.template, label) for label in labels]
-    model, processor, _ = _load(args)
-    files, failed = _expand(args.images)
+    model, processor, _ = cli.load(args)
+    files, failed = cli.expand(args.images)
     text_embeds = embed_texts(model, processor, prompts, progress=False)  # [T, D], once for every image
     rows = []
     # Read and embed one batch at a time: a long list of large photos never sits in memory at once.
     for start in range(0, len(files), args.batch_size):
         chunk = files[start : start + args.batch_size]
-        pairs, errors = _read_images(chunk)
+        pairs, errors = cli.read_images(chunk)
         failed += len(errors)
         ranked = iter([])
         if pairs:
@@ -187,16 +96,16 @@ def cmd_embed(args):
     from .fileio import check_output, write_file
 
     if Path(args.out).suffix != ".npz":
-        raise UsageError(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); "
+        raise cli.UsageError(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); "
                          "name it *.npz")
     check_output(args.out, args.overwrite)  # before any work: a bad --out costs nothing
-    files, failed = _expand(args.inputs)
-    model, processor, folder = _load(args, text=False)
+    files, failed = cli.expand(args.inputs)
+    model, processor, folder = cli.load(args, text=False)
     bar = Progress(len(files), "embed", args.progress, args.batch_size)
     done, chunks = [], []
     try:
         for start in range(0, len(files), args.batch_size):
-            pairs, errors = _read_images(files[start : start + args.batch_size], bar)
+            pairs, errors = cli.read_images(files[start : start + args.batch_size], bar)
             failed += len(errors)
             if pairs:
                 chunks.append(embed_images(model, processor, [im for _, im in pairs], batch_size=args.batch_size,
@@ -206,7 +115,7 @@ def cmd_embed(args):
     finally:
         bar.close()
     if not done:
-        _error(f"no image could be read; {args.out} was not written")
+        cli.error(f"no image could be read; {args.out} was not written")
         return EXIT_FAILED
     embeddings = torch.cat(chunks).numpy().astype(np.float32)  # [N, D]
     # .npz of plain arrays (unicode strings for paths): np.load reads it with allow_pickle=False. Written under a
@@ -226,11 +135,11 @@ def cmd_similarity(args):
     try:
         image = load_image(args.image)
     except ImageReadError as err:
-        _error(str(err))
+        cli.error(str(err))
         if args.json:
             _print_json({"file": args.image, "error": str(err)})
         return EXIT_FAILED
-    model, processor, _ = _load(args)
+    model, processor, _ = cli.load(args)
     image_embeds = embed_images(model, processor, [image], max_num_patches=args.max_patches)  # [1, D]
     text_embeds = embed_texts(model, processor, args.texts)  # [T, D]
     cosine = (image_embeds @ text_embeds.T)[0]  # [T]
@@ -252,7 +161,7 @@ def cmd_demo(args):
 
     if args.save:
         demo.save_paths(args.save, args.overwrite)  # before any work
-    model, processor, folder = _load(args)
+    model, processor, folder = cli.load(args)
     return demo.run(model, processor, folder, save=args.save, json_out=args.json, overwrite=args.overwrite)
 
 
@@ -335,7 +244,7 @@ def main(argv=None):
         if args.debug:
             raise
         message = f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)"
-    _error(message)
+    cli.error(message)
     if getattr(args, "json", False):
         _print_json({"error": message})
     return EXIT_USAGE
