@@ -8,7 +8,7 @@ then padding), runs `siglip2_min.load_model(FOLDER)` and `reference_numpy.load_m
 and prints for every named intermediate (vision.embeddings, vision.block00, ..., text.pooled), the embeddings,
 the logits and the loss, the max abs and rel difference, the worst error as a fraction of its tolerance
 ("of tol"), and whether `|twin - torch| <= atol + rtol*|torch|` holds everywhere. It exits 1 and names the
-first name that fails. For an image-classification checkpoint it compares the vision intermediates and the
+first name that fails; 2 (one line on stderr) for a folder it cannot load or a bad argument. For an image-classification checkpoint it compares the vision intermediates and the
 class logits. Vision rows at padded patch slots are not compared: their values carry no meaning.
 
 The only module of `reference_numpy` that imports torch: `import reference_numpy` does not import it.
@@ -165,14 +165,26 @@ def format_table(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Compare the numpy twin with the torch model on a checkpoint.")
+    """Exit code 0: every row within tolerance; 1: a divergence (named); 2: a usage error or a folder that cannot
+    be loaded (one line on stderr; `--debug` shows the traceback)."""
+    from siglip2_min.checks import arg_float, arg_int
+
+    parser = argparse.ArgumentParser(prog="python -m reference_numpy.compare", description="Compare the numpy twin with the torch model on a checkpoint.")
     parser.add_argument("folder", help="HF-format checkpoint folder (config.json + model.safetensors)")
     parser.add_argument("--dtype", choices=sorted(TOLERANCES), default="float64")
-    parser.add_argument("--atol", type=float, default=None, help="absolute tolerance (default by dtype)")
-    parser.add_argument("--rtol", type=float, default=None, help="relative tolerance (default by dtype)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
+    parser.add_argument("--atol", type=arg_float(0), default=None, help="absolute tolerance (default by dtype)")
+    parser.add_argument("--rtol", type=arg_float(0), default=None, help="relative tolerance (default by dtype)")
+    parser.add_argument("--seed", type=arg_int(0), default=0, help="seed of the generated inputs")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
-    _, first = compare(args.folder, args.dtype, args.atol, args.rtol, seed=args.seed)
+    try:
+        _, first = compare(args.folder, args.dtype, args.atol, args.rtol, seed=args.seed)
+    except Exception as err:  # a folder that cannot be loaded: one line, whatever the loader raised
+        if args.debug:
+            raise
+        print(f"{parser.prog}: error: {args.folder}: {type(err).__name__}: {err} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 2
     return 0 if first is None else 1
 
 

@@ -8,12 +8,15 @@
 Output for scripts: `classify --json` prints a JSON list with one object per input, in input order:
 `{"file": ..., "labels": [{"label": ..., "probability": ...}, ...]}` best first, or `{"file": ..., "error": ...}`.
 `embed --out FILE.npz` writes `embeddings` [N, D] float32 (unit length) and `paths` [N] (the images read, in
-order; unreadable ones are left out) and `model`; `np.load(FILE)` reads it without pickle.
+order; unreadable ones are left out) and `model`; `np.load(FILE)` reads it without pickle. It never replaces an
+existing file unless `--overwrite` is given, and writes nothing when no input could be read.
 `similarity --json` prints `{"file": ..., "texts": [{"text", "cosine", "logit", "probability"}, ...]}`.
+With `--json`, stdout is valid JSON on every path: an error that stops the command prints `{"error": ...}`.
 
 `--model M` is a model folder or a Hugging Face id (see `siglip2_min.hub`); without it, the tiny model bundled
-with the package. An unreadable image gets a one-line error naming it on stderr, the other images are still
-processed, and the exit code is 1 when anything failed (2 for a usage error, as argparse does).
+with the package. Exit codes (docs/errors.md): 0 ok; 1 some inputs failed (each named in a one-line error on
+stderr, the other inputs still processed); 2 a usage or setup error (bad arguments, model, output path), one line
+on stderr before any work is done. `--debug` shows the traceback instead.
 """
 
 import argparse
@@ -21,104 +24,62 @@ import json
 import sys
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+from . import cli
+from .api import DEFAULT_TEMPLATE
+from .checks import arg_int
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 SIGMOID_NOTE = (
     "Scores are sigmoid probabilities, one independent yes/no per text: they do not sum to 1, and a right answer "
     "at 0.2 is normal for the published checkpoints (calibration of the sigmoid loss, not a bug)."
 )
 
-
-def _error(message, progress=None):
-    line = f"siglip2-min: error: {message}"
-    progress.message(line) if progress is not None else print(line, file=sys.stderr)
-
-
-def _load(args):
-    """(model, processor, folder) for --model, or None after printing why it cannot be loaded."""
-    import torch
-
-    from . import hub
-    from .processor import load_processor
-    from .weights import load_model
-
-    try:
-        folder = hub.resolve_model(args.model)
-        dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-        model = load_model(folder, dtype=dtype, device=args.device)
-        processor = load_processor(folder)
-    except (OSError, ValueError, TypeError, RuntimeError) as err:
-        _error(str(err).splitlines()[0] if str(err) else type(err).__name__)
-        return None
-    return model, processor, folder
+# What a user's mistake raises (a bad file, value, path or setup), printed as one line with exit code 2. Anything
+# else is a bug in this package and keeps its traceback. RuntimeError covers torch's (a device, out of memory).
+USER_ERRORS = (OSError, ValueError, TypeError, ArithmeticError, RuntimeError, MemoryError)
 
 
-def _read_images(paths, progress=None):
-    """Read `paths`: ([(path, RGB image)] of the readable ones, {path: message} of the others, each printed)."""
-    from .api import ImageReadError, load_image
-
-    pairs, errors = [], {}
-    for path in paths:
-        try:
-            pairs.append((path, load_image(path)))
-        except ImageReadError as err:
-            _error(str(err), progress)
-            errors[path] = str(err)
-    return pairs, errors
-
-
-def _expand(inputs):
-    """(files, n_failed): files as given; a folder becomes the image files under it (by suffix, recursively,
-    sorted by path, hidden ones skipped). A folder without images counts as a failure."""
-    files, failed = [], 0
-    for item in inputs:
-        path = Path(item)
-        if not path.is_dir():
-            files.append(str(item))
-            continue
-        found = sorted(
-            p for p in path.rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        if not found:
-            _error(f"{item}: folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            failed += 1
-        files += [str(p) for p in found]
-    return files, failed
+def _print_json(value):
+    print(json.dumps(value, indent=2, allow_nan=False))  # NaN is not JSON; api refuses non-finite scores anyway
 
 
 # ---------------------------------------------------------------------------------------------------- commands
 
 
 def cmd_classify(args):
-    from .api import zero_shot
+    import torch
 
-    loaded = _load(args)
-    if loaded is None:
-        return 1
-    model, processor, _ = loaded
-    files, failed = _expand(args.images)
+    from .api import apply_template, check_labels, embed_images, embed_texts, image_text_logits, rank_labels
+
+    labels = check_labels(args.labels)  # usage errors first, before the model is loaded
+    prompts = [apply_template(args.template, label) for label in labels]
+    model, processor, _ = cli.load(args)
+    files, failed = cli.expand(args.images)
+    text_embeds = embed_texts(model, processor, prompts, progress=False)  # [T, D], once for every image
     rows = []
-    # Read and classify one batch at a time: a long list of large photos never sits in memory at once.
+    # Read and embed one batch at a time: a long list of large photos never sits in memory at once.
     for start in range(0, len(files), args.batch_size):
         chunk = files[start : start + args.batch_size]
-        pairs, errors = _read_images(chunk)
+        pairs, errors = cli.read_images(chunk)
         failed += len(errors)
-        ranked = iter(zero_shot(model, processor, [im for _, im in pairs], args.labels, args.template,
-                                max_num_patches=args.max_patches, progress=False) if pairs else [])
+        ranked = iter([])
+        if pairs:
+            image_embeds = embed_images(model, processor, [im for _, im in pairs], batch_size=args.batch_size,
+                                        max_num_patches=args.max_patches, progress=False)  # [B, D]
+            ranked = iter(rank_labels(labels, torch.sigmoid(image_text_logits(model, image_embeds, text_embeds))))
         for path in chunk:  # input order, failures in place
             rows.append({"file": path, "error": errors[path]} if path in errors
                         else {"file": path, "labels": next(ranked)})
     if args.json:
-        print(json.dumps([_json_row(r) for r in rows], indent=2))
+        _print_json([_json_row(r) for r in rows])
     else:
         for r in rows:
             if "labels" in r:
                 print(r["file"])
                 for label, prob in r["labels"][: args.top]:
                     print(f"  {prob:7.4f}  {label}")
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _json_row(result):
@@ -132,39 +93,38 @@ def cmd_embed(args):
     import torch
 
     from .api import Progress, embed_images
+    from .fileio import check_output, write_file
 
     if Path(args.out).suffix != ".npz":
-        _error(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); name it *.npz")
-        return 2
-    if not Path(args.out).resolve().parent.is_dir():
-        _error(f"--out {args.out}: folder {Path(args.out).resolve().parent} does not exist")
-        return 2
-    files, failed = _expand(args.inputs)
-    loaded = _load(args)
-    if loaded is None:
-        return 1
-    model, processor, folder = loaded
+        raise cli.UsageError(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); "
+                         "name it *.npz")
+    check_output(args.out, args.overwrite)  # before any work: a bad --out costs nothing
+    files, failed = cli.expand(args.inputs)
+    model, processor, folder = cli.load(args, text=False)
     bar = Progress(len(files), "embed", args.progress, args.batch_size)
     done, chunks = [], []
     try:
         for start in range(0, len(files), args.batch_size):
-            pairs, errors = _read_images(files[start : start + args.batch_size], bar)
+            pairs, errors = cli.read_images(files[start : start + args.batch_size], bar)
             failed += len(errors)
             if pairs:
-                chunks.append(embed_images(model, processor, [im for _, im in pairs],
+                chunks.append(embed_images(model, processor, [im for _, im in pairs], batch_size=args.batch_size,
                                            max_num_patches=args.max_patches, progress=False))
                 done += [p for p, _ in pairs]
             bar.update(len(files[start : start + args.batch_size]))
     finally:
         bar.close()
-    dim = model.config.text.projection_size
-    embeddings = torch.cat(chunks).numpy() if chunks else np.zeros((0, dim), np.float32)  # [N, D]
-    # .npz of plain arrays (unicode strings for paths): np.load reads it with allow_pickle=False.
-    np.savez(args.out, embeddings=embeddings.astype(np.float32), paths=np.array(done, dtype=str),
-             model=np.array(str(args.model or folder)))
+    if not done:
+        cli.error(f"no image could be read; {args.out} was not written")
+        return EXIT_FAILED
+    embeddings = torch.cat(chunks).numpy().astype(np.float32)  # [N, D]
+    # .npz of plain arrays (unicode strings for paths): np.load reads it with allow_pickle=False. Written under a
+    # temporary name and renamed: a failure (a full disk) leaves the old file or none, never half of one.
+    write_file(args.out, lambda f: np.savez(f, embeddings=embeddings, paths=np.array(done, dtype=str),
+                                            model=np.array(str(args.model or folder))), args.overwrite)
     print(f"wrote {len(done)} embeddings of width {embeddings.shape[1]} to {args.out}"
           + (f" ({failed} failed)" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_similarity(args):
@@ -175,12 +135,11 @@ def cmd_similarity(args):
     try:
         image = load_image(args.image)
     except ImageReadError as err:
-        _error(str(err))
-        return 1
-    loaded = _load(args)
-    if loaded is None:
-        return 1
-    model, processor, _ = loaded
+        cli.error(str(err))
+        if args.json:
+            _print_json({"file": args.image, "error": str(err)})
+        return EXIT_FAILED
+    model, processor, _ = cli.load(args)
     image_embeds = embed_images(model, processor, [image], max_num_patches=args.max_patches)  # [1, D]
     text_embeds = embed_texts(model, processor, args.texts)  # [T, D]
     cosine = (image_embeds @ text_embeds.T)[0]  # [T]
@@ -189,22 +148,21 @@ def cmd_similarity(args):
     rows = [{"text": t, "cosine": c, "logit": l, "probability": p}
             for t, c, l, p in zip(args.texts, cosine.tolist(), logits.tolist(), probs.tolist())]
     if args.json:
-        print(json.dumps({"file": args.image, "texts": rows}, indent=2))
+        _print_json({"file": args.image, "texts": rows})
     else:
         print(f"{'probability':>11}  {'logit':>8}  {'cosine':>7}  text")
         for r in rows:
             print(f"{r['probability']:11.4f}  {r['logit']:8.3f}  {r['cosine']:7.4f}  {r['text']}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_demo(args):
     from . import demo
 
-    loaded = _load(args)
-    if loaded is None:
-        return 1
-    model, processor, folder = loaded
-    return demo.run(model, processor, folder, save=args.save, json_out=args.json)
+    if args.save:
+        demo.save_paths(args.save, args.overwrite)  # before any work
+    model, processor, folder = cli.load(args)
+    return demo.run(model, processor, folder, save=args.save, json_out=args.json, overwrite=args.overwrite)
 
 
 # ------------------------------------------------------------------------------------------------------ parser
@@ -220,24 +178,28 @@ def build_parser():
     def common(p):
         p.add_argument("--model", metavar="M", help="model folder or Hugging Face id, e.g. "
                        "google/siglip2-base-patch16-naflex (default: the bundled tiny model)")
-        p.add_argument("--max-patches", type=_positive_int, dest="max_patches", metavar="N",
-                       help="NaFlex patch budget per image (default: the model's preprocessor_config.json)")
+        p.add_argument("--max-patches", type=arg_int(1), dest="max_patches", metavar="N",
+                       help="NaFlex patch budget per image, at most 4096 (default: the model's "
+                            "preprocessor_config.json)")
         p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
         p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-        p.add_argument("--batch-size", type=_positive_int, default=32, dest="batch_size", metavar="B")
+        p.add_argument("--batch-size", type=arg_int(1), default=32, dest="batch_size", metavar="B",
+                       help="images per model call (default 32)")
+        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
 
     p = sub.add_parser("demo", help="draw a few shapes and classify them with the bundled model")
     common(p)
     p.add_argument("--save", metavar="DIR", help="also write the drawn images as PNG files into DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same names in DIR")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("classify", help="rank labels for each image (zero-shot)", description=SIGMOID_NOTE)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders searched for images")
     p.add_argument("--labels", nargs="+", required=True, metavar="LABEL")
-    p.add_argument("--template", default="This is a photo of {}.",
+    p.add_argument("--template", default=DEFAULT_TEMPLATE,
                    help="prompt for each label, '{}' marks the label (default: %(default)r)")
-    p.add_argument("--top", type=_positive_int, default=5, help="labels shown per image in the table (default 5)")
+    p.add_argument("--top", type=arg_int(1), default=5, help="labels shown per image in the table (default 5)")
     p.add_argument("--json", action="store_true",
                    help="print a JSON list, one object per image: file and labels ranked with probabilities, "
                         "or file and error")
@@ -248,6 +210,7 @@ def build_parser():
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="images, or folders searched for images")
     p.add_argument("--out", required=True, metavar="FILE.npz",
                    help="arrays 'embeddings' [N, D] float32 and 'paths' [N] (the images that were read, in order)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
     common(p)
@@ -262,24 +225,29 @@ def build_parser():
     return parser
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def main(argv=None):
-    """Run the command line; returns the exit code (0 ok, 1 something failed, 2 usage error)."""
+    """Run the command line; returns the exit code (0 ok, 1 some inputs failed, 2 usage or setup error)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:  # argparse exits on --help and usage errors; return its code instead
-        return exit.code if isinstance(exit.code, int) else 2
-    return args.func(args)
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130  # the shell's code for Ctrl-C; outputs are only ever renamed into place, so none is half-written
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        message = str(err) or type(err).__name__  # a checkpoint's mismatch list is a few lines: keep them all
+    except Exception as err:  # a case no check foresaw: still one line, and --debug shows where
+        if args.debug:
+            raise
+        message = f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)"
+    cli.error(message)
+    if getattr(args, "json", False):
+        _print_json({"error": message})
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .checks import check_int
 from .loss import pair_logits
-from .naflex import to_rgb
+from .naflex import ImageReadError, to_rgb
 
 DEFAULT_TEMPLATE = "This is a photo of {}."  # the HF pipeline's template, which the checkpoints were evaluated with
 
@@ -42,20 +43,17 @@ class LabelScore(NamedTuple):
     probability: float  # sigmoid(logit): independent per label, does not sum to 1 over labels
 
 
-class ImageReadError(ValueError):
-    """An image path that cannot be read as an image; the message names the file."""
-
-
 def load_image(image):
     """A Pillow RGB image from a Pillow image, a uint8 numpy array or a path: `naflex.to_rgb`, the processor's own
-    conversion (transparency composited onto white, as HF does), with unreadable files named in an ImageReadError."""
+    conversion (transparency composited onto white, as HF does; a file turned upright by its EXIF orientation, as
+    HF's `load_image` does). A path that cannot be used, whatever the reason, is an ImageReadError naming it."""
     try:
         return to_rgb(image)
-    except FileNotFoundError:
-        raise ImageReadError(f"{image}: no such file") from None
-    except (OSError, ValueError) as err:
+    except ImageReadError:
+        raise
+    except ValueError as err:  # e.g. a 16-bit file: still this file's problem, so callers can skip just it
         if isinstance(image, (str, Path)):
-            raise ImageReadError(f"{image}: not a readable image ({err})") from None
+            raise ImageReadError(str(err)) from None
         raise
 
 
@@ -67,11 +65,6 @@ def _as_list(items, what, single_types):
         return list(items)
     except TypeError:
         raise TypeError(f"{what} must be a list, got {type(items).__name__}") from None
-
-
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 class Progress:
@@ -144,24 +137,18 @@ def embed_images(model, processor, images, *, batch_size=32, max_num_patches=Non
     if isinstance(images, np.ndarray):  # [H, W] or [H, W, C] is one image, [N, H, W, C] a batch
         images = list(images) if images.ndim == 4 else [images]  # [N, H, W, C] -> N arrays [H, W, C]
     images = _as_list(images, "images", (Image.Image, str, Path))
-    _check_batch_size(batch_size)
+    check_int(batch_size, "batch_size")
     device, dtype = _device_dtype(model)
-    bar = Progress(len(images), "embed images", progress, batch_size)
-    out = []
-    try:
-        for start in range(0, len(images), batch_size):
-            batch = [load_image(im) for im in images[start : start + batch_size]]
-            inputs = processor(images=batch, max_num_patches=max_num_patches)
-            pooled = model.encode_image(
-                torch.as_tensor(inputs["pixel_values"]).to(device, dtype),  # [B, N, p*p*3]
-                torch.as_tensor(inputs["pixel_attention_mask"]).to(device),  # [B, N]
-                torch.as_tensor(inputs["spatial_shapes"]).to(device),  # [B, 2]
-            )  # [B, D]
-            out.append(F.normalize(pooled.float(), dim=-1).cpu())  # [B, D] unit length
-            bar.update(len(batch))
-    finally:
-        bar.close()
-    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))  # [N, D]
+
+    def encode(batch):
+        inputs = processor(images=[load_image(im) for im in batch], max_num_patches=max_num_patches)
+        return model.encode_image(
+            torch.as_tensor(inputs["pixel_values"]).to(device, dtype),  # [B, N, p*p*3]
+            torch.as_tensor(inputs["pixel_attention_mask"]).to(device),  # [B, N]
+            torch.as_tensor(inputs["spatial_shapes"]).to(device),  # [B, 2]
+        )  # [B, D]
+
+    return _embed_batches(model, images, encode, batch_size, "image embeddings", progress)  # [N, D]
 
 
 @torch.inference_mode()
@@ -175,27 +162,44 @@ def embed_texts(model, processor, texts, *, batch_size=256, progress=None):
     for text in texts:
         if not isinstance(text, str):
             raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
-    _check_batch_size(batch_size)
+    check_int(batch_size, "batch_size")
     device, _ = _device_dtype(model)
-    bar = Progress(len(texts), "embed texts", progress, batch_size)
+
+    def encode(batch):
+        return model.encode_text(torch.as_tensor(processor(text=batch)["input_ids"]).to(device))  # [B, 64] -> [B, D]
+
+    return _embed_batches(model, texts, encode, batch_size, "text embeddings", progress)  # [T, D]
+
+
+def _embed_batches(model, items, encode, batch_size, what, progress):
+    """`encode` each batch of `items` -> [B, D]; unit length, float32 on the CPU, checked finite; [len(items), D]."""
+    bar = Progress(len(items), f"embed {what.split()[0]}s", progress, batch_size)
     out = []
     try:
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            input_ids = torch.as_tensor(processor(text=batch)["input_ids"]).to(device)  # [B, 64]
-            pooled = model.encode_text(input_ids)  # [B, D]
-            out.append(F.normalize(pooled.float(), dim=-1).cpu())  # [B, D] unit length
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            out.append(_finite(F.normalize(encode(batch).float(), dim=-1).cpu(), what))  # [B, D] unit length
             bar.update(len(batch))
     finally:
         bar.close()
-    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))  # [T, D]
+    return torch.cat(out) if out else torch.zeros(0, _embed_dim(model))
 
 
 def image_text_logits(model, image_embeds, text_embeds):
     """Logits [N, T] of every (image, text) pair, `exp(logit_scale) * cos + logit_bias`; sigmoid gives probabilities."""
     scale = model.logit_scale.detach().float().cpu()
     bias = model.logit_bias.detach().float().cpu()
-    return pair_logits(image_embeds, text_embeds, scale, bias).T  # [T, N] -> [N, T]
+    return _finite(pair_logits(image_embeds, text_embeds, scale, bias).T, "logits")  # [T, N] -> [N, T]
+
+
+def _finite(values, what):
+    """`values`, or a FloatingPointError: NaN or inf is never output (it would read as a score)."""
+    if not torch.isfinite(values).all():
+        raise FloatingPointError(
+            f"the model produced non-finite {what} (NaN or inf): check the checkpoint's weights and "
+            "preprocessor_config.json, or use float32 instead of float16"
+        )
+    return values
 
 
 def apply_template(template, label):
@@ -206,6 +210,31 @@ def apply_template(template, label):
         if slot in template:
             return template.replace(slot, label)
     raise ValueError(f"the template needs a '{{}}' where the label goes, got {template!r}")
+
+
+def check_labels(labels):
+    """`labels` as a list of distinct, non-empty strings, else TypeError/ValueError naming the problem."""
+    if isinstance(labels, str):
+        raise TypeError(f"labels must be a list of strings, not one string ({labels!r})")
+    labels = _as_list(labels, "labels", ())
+    if not labels:
+        raise ValueError("labels must be a non-empty list of strings")
+    for label in labels:
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"every label must be a non-empty string, got {label!r}")
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"labels must be distinct, got {', '.join(map(repr, repeated))} more than once")
+    return labels
+
+
+def rank_labels(labels, probs):
+    """One list per row of `probs` [N, T] of `LabelScore(label, probability)`, best first (ties keep label order)."""
+    results = []
+    for row in probs.tolist():
+        order = sorted(range(len(labels)), key=lambda j: -row[j])  # stable: ties keep label order
+        results.append([LabelScore(labels[j], row[j]) for j in order])
+    return results
 
 
 def zero_shot(
@@ -229,24 +258,11 @@ def zero_shot(
     `template` is applied to every label (`"This is a photo of {}."`, HF's pipeline default); pass `"{}"` to use
     the labels as they are. Images: see `load_image`; paths are read one batch at a time.
     """
-    if isinstance(labels, str):
-        raise TypeError(f"labels must be a list of strings, not one string ({labels!r})")
-    labels = _as_list(labels, "labels", ())
-    if not labels:
-        raise ValueError("labels must be a non-empty list of strings")
-    for label in labels:
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError(f"every label must be a non-empty string, got {label!r}")
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be distinct, got {labels}")
+    labels = check_labels(labels)
     prompts = [apply_template(template, label) for label in labels]
     text_embeds = embed_texts(model, processor, prompts, progress=False)  # [T, D]
     image_embeds = embed_images(
         model, processor, images, batch_size=batch_size, max_num_patches=max_num_patches, progress=progress
     )  # [N, D]
     probs = torch.sigmoid(image_text_logits(model, image_embeds, text_embeds))  # [N, T]
-    results = []
-    for row in probs.tolist():
-        order = sorted(range(len(labels)), key=lambda j: -row[j])  # stable: ties keep label order
-        results.append([LabelScore(labels[j], row[j]) for j in order])
-    return results
+    return rank_labels(labels, probs)

@@ -1,4 +1,6 @@
-"""Input checks at the entry points (`SigLIP2.encode_image` / `encode_text` / `forward`, `ImageClassifier.forward`).
+"""What a user hands in, checked once where it comes in.
+
+Tensors, at the model's entry points (`SigLIP2.encode_image` / `encode_text` / `forward`, `ImageClassifier.forward`).
 
 The towers are pure math: they trust their inputs and never read a value back to the host, so they compile as one
 graph and export. These checks run once where a user hands inputs in, read the values they need on the host, and
@@ -7,7 +9,17 @@ training loop) passes `check=False` to skip them. The numpy twin has the same ch
 
 Every check here prevents a silently wrong result, not just a traceback: a mask that disagrees with the grids
 would misplace every position embedding; a text that is not 64 tokens long pools the wrong position.
+
+Numbers, in Python calls and as `argparse` types on command lines:
+
+    check_int(batch_size, "batch_size")             # an int >= 1, else TypeError/ValueError naming it
+    parser.add_argument("--steps", type=arg_int(0))  # an int >= 0, else argparse's one-line usage error
+    parser.add_argument("--lr", type=arg_float(0, strict=True))  # a finite float > 0
 """
+
+import argparse
+import math
+import numbers
 
 import torch
 
@@ -73,3 +85,45 @@ def check_text_inputs(config, input_ids):
     if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
         raise ValueError(f"input_ids must lie in [0, {config.vocab_size}), got values in "
                          f"[{int(input_ids.min())}, {int(input_ids.max())}]")
+
+
+def check_int(value, name, minimum=1):
+    """`value` as an int if it is an integer >= `minimum` (bools refused), else TypeError or ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def arg_int(minimum=1):
+    """An argparse `type` for an integer >= `minimum`: a bad value is a usage error (exit 2), not a traceback."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in "invalid <type> value"
+    return parse
+
+
+def arg_float(minimum=0.0, strict=False):
+    """An argparse `type` for a finite float >= `minimum` (> with `strict`): nan and inf are usage errors."""
+    relation = ">" if strict else ">="
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {relation} {minimum:g}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"expected a finite number {relation} {minimum:g}, got {text}")
+        return value
+
+    parse.__name__ = f"number {relation} {minimum:g}"
+    return parse

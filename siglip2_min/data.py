@@ -151,31 +151,24 @@ def group_colours(step, seed, groups, one_colour):
     """The colour of every sample in each group of training step `step`: the first `one_colour` groups get one
     colour each, drawn afresh every step; the rest are None, the generator's own mixed colours.
 
-    Why (`train.py` takes the sigmoid loss within each group of a batch): colour is the easiest thing in these
-    images (a mean over the pixels), shape the hardest (the layout of several patches). In mixed-colour batches
-    both towers put nearly all of their embedding into colour within ~50 steps: same-colour images end at cosine
-    0.999 whatever their shape, the prompts "a red circle" and "a red square" at 0.999, and zero-shot shape stays
-    at chance. This is feature suppression in contrastive learning: an easy feature that separates most
-    negatives starves a harder one (Robinson et al. 2021, "Can contrastive learning avoid shortcut solutions?").
-    In a group of one colour, colour separates no pair, so only shape, size and position lower its loss; the
-    mixed groups of the same step keep colour in use. Both must be there at every step: whichever feature the
-    two towers settle on first suppresses the other for good. The single-colour groups' captions leave the colour
-    out (`sample(name_colour=False)`): a colour word shared by every caption of a group raises every negative's
-    logit there, and the loss then pushes colour out of both towers.
-
-    Measured (zero-shot on held-out images; docs/training.md has the table and sample sizes): one loss over
-    mixed batches of 120 (the SigLIP recipe as is), shape 23%, colour 100%. Four groups of 30, one in a single
-    colour: shape 94%, colour 99-100%, whether its captions name the colour or not. Five groups of 24, two in a
-    single colour: with the colour named, shape 98% and colour 71% (1000 steps); without, shape 97%, colour 99.8%.
-    Whole batches in one colour at half of the steps: shape 56%, colour 60%, and seed 1 gave shape 21%. Also
-    worse: single-colour batches first and mixed ones after (colour at chance to the end); a group of one shape
-    beside the single-colour one (shape 30%, colour 98% at step 400). The outcome depends on the seed: the bundled
-    recipe gave shape 97% with seed 0, 52% with seed 1 (96% with three single-colour groups) and 99% with seed 2.
+    Why: in a group of one colour only shape, size and position tell pairs apart, so colour (the easy feature)
+    cannot suppress shape (docs/training.md, "Why the batch is split into groups", has the measurements).
     Deterministic in (seed, step): every rank of a distributed run agrees.
     """
     rng = np.random.default_rng([int(seed), 2, int(step)])  # 2: a stream apart from the two splits'
     names = list(COLOURS)
     return [names[int(rng.integers(len(names)))] if g < one_colour else None for g in range(groups)]
+
+
+def label(colour, shape):
+    """The zero-shot label of a colour and a shape, "a red circle": the words the demo and the evaluation ask for."""
+    return f"a {colour} {shape}"
+
+
+def zero_shot_labels():
+    """([(colour, shape)], [label]) for every colour and shape, in a fixed order: the 35 zero-shot classes."""
+    pairs = [(colour, shape) for colour in COLOURS for shape in SHAPES]
+    return pairs, [label(colour, shape) for colour, shape in pairs]
 
 
 def all_captions():

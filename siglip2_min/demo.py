@@ -12,7 +12,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from .api import zero_shot
+from .api import DEFAULT_TEMPLATE, zero_shot
+from .data import label, zero_shot_labels
+from .fileio import check_output, write_file
 
 # (colour, shape, (width, height)): Pillow colour names, and sizes of different aspect ratios.
 DRAWINGS = [
@@ -51,21 +53,33 @@ def draw(colour, shape, size):
 
 def labels():
     """Every "a {colour} {shape}" of the bundled model's training data, e.g. "a red circle"."""
-    from .data import COLOURS, SHAPES
-
-    return [f"a {colour} {shape}" for colour in COLOURS for shape in SHAPES]
+    return zero_shot_labels()[1]
 
 
-def run(model, processor, folder, save=None, json_out=False, template="This is a photo of {}."):
-    """Draw, classify, print; returns the exit code (0: it ran, whatever the model answered)."""
+def save_paths(folder, overwrite=False):
+    """The PNG files `run(save=folder)` writes, checked before any work: `folder` may exist (it is created if not),
+    but a file of the same name is replaced only with `overwrite`. Raises fileio.OutputError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        check_output(folder, folder=True)  # a file of that name, or a missing parent: refused here
+        return [folder / f"{colour}_{shape}.png" for colour, shape, _ in DRAWINGS]
+    return [check_output(folder / f"{colour}_{shape}.png", overwrite) for colour, shape, _ in DRAWINGS]
+
+
+def run(model, processor, folder, save=None, json_out=False, template=DEFAULT_TEMPLATE, overwrite=False):
+    """Draw, classify, print; returns the exit code (0: it ran, whatever the model answered).
+
+    `save`: a folder for the drawings as PNG files (see `save_paths`; nothing is overwritten without `overwrite`).
+    """
     names = labels()
+    paths = save_paths(save, overwrite) if save else []
     images = [draw(colour, shape, size) for colour, shape, size in DRAWINGS]
     if save:
-        Path(save).mkdir(parents=True, exist_ok=True)
-        for (colour, shape, _), image in zip(DRAWINGS, images):
-            image.save(Path(save) / f"{colour}_{shape}.png")
+        Path(save).mkdir(exist_ok=True)
+        for path, image in zip(paths, images):
+            write_file(path, lambda f: image.save(f, format="PNG"), overwrite)
     ranked = zero_shot(model, processor, images, names, template, progress=False)
-    truths = [f"a {colour} {shape}" for colour, shape, _ in DRAWINGS]
+    truths = [label(colour, shape) for colour, shape, _ in DRAWINGS]
     if json_out:
         rows = [{"drawn": truth, "size": list(size), "labels": [{"label": l, "probability": p} for l, p in r[:5]]}
                 for truth, (_, _, size), r in zip(truths, DRAWINGS, ranked)]

@@ -18,14 +18,33 @@ P = p*p*C values per patch.
 
 import math
 import os
+import struct
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+from .checks import check_int
 
 # Pillow's BILINEAR is a triangle filter widened by the scale when shrinking (i.e. antialiased), which is what HF's
 # PIL backend and the checkpoints' `resample: 2` mean. torchvision's antialiased resize can differ by 1/255.
 BILINEAR = Image.Resampling.BILINEAR
+
+# Upper limits, checked before anything is allocated (a size from a config file or an argument must not hang or
+# exhaust memory). 4096 patches is 4x the longest sequence the NaFlex checkpoints were trained with (1024) and
+# attention's cost grows with its square; patch 64 is 4x the largest patch of any SigLIP checkpoint (16). Together:
+# at most 4096 * 64*64*3 float32 = 192 MiB of pixel values per image.
+MAX_NUM_PATCHES = 4096
+MAX_PATCH_SIZE = 64
+
+# Pillow modes of 16- and 32-bit integer and float pixels. HF's processor refuses them too: their values have no
+# single mapping to 0..255 (a 16-bit scan spans 0..65535, a float image may hold 0..1 or 0..255), so guessing one
+# would be silently wrong for the others (docs/errors.md).
+WIDE_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read (missing, truncated, not an image); the message names the file."""
 
 
 def target_size(height, width, patch_size=16, max_num_patches=256):
@@ -36,10 +55,10 @@ def target_size(height, width, patch_size=16, max_num_patches=256):
     The result is not always the exact optimum (two sides can jump within 1e-5 of each other), and upscaling stops
     at 100x; we keep HF's answer rather than a closed form so that pixels match for every input.
     """
-    _check_positive_int(height, "image height")
-    _check_positive_int(width, "image width")
-    _check_positive_int(patch_size, "patch_size")
-    _check_positive_int(max_num_patches, "max_num_patches")
+    check_int(height, "image height")
+    check_int(width, "image width")
+    check_int(patch_size, "patch_size")
+    check_int(max_num_patches, "max_num_patches")
 
     def sides(scale):
         # ceil of a positive number is >= 1, so each side is at least one patch (HF's max(p, ...) never binds).
@@ -103,14 +122,19 @@ def unpatchify(patches, grid, patch_size, channels=3):
 
 
 def to_rgb(image, index=0):
-    """A Pillow RGB image from a Pillow image of any mode, a uint8 [H, W] / [H, W, 1|3|4] array, or a file path.
+    """A Pillow RGB image from a Pillow image of any 8-bit mode, a uint8 [H, W] / [H, W, 1|3|4] array, or a file path.
 
     Transparency is composited onto white, as HF's `convert_to_rgb` does (`do_convert_rgb=True`); plain
-    `convert("RGB")` would keep whatever colour the transparent pixels happen to store.
+    `convert("RGB")` would keep whatever colour the transparent pixels happen to store. A file is turned upright
+    by its EXIF orientation, as HF's `load_image` does; an image or array given directly is used as it is, as HF's
+    image processor does. 16-bit and float modes are refused (`WIDE_MODES`).
     """
     where = f"images[{index}]"
     if isinstance(image, (str, os.PathLike)):
-        image = _open(image, where)
+        where = f"{where} ({os.fspath(image)})"
+        image = _open(image)
+    elif getattr(image, "filename", ""):
+        where = f"{where} ({image.filename})"  # a lazily opened file: name it in any error below
     if isinstance(image, np.ndarray):
         image = _array_to_pil(image, where)
     if not isinstance(image, Image.Image):
@@ -120,9 +144,17 @@ def to_rgb(image, index=0):
         )
     if image.width < 1 or image.height < 1:
         raise ValueError(f"{where} has zero size ({image.width}x{image.height} pixels)")
-    if image.mode == "RGB":
-        return image
+    if image.mode in WIDE_MODES:
+        raise ValueError(
+            f"{where} has Pillow mode {image.mode!r} (16-bit or float pixels), which has no single mapping to 0..255 "
+            "(HF's processor refuses it too). Convert it to 8 bits for your data's range, e.g. 16-bit 0..65535: "
+            "`Image.fromarray((np.asarray(im) >> 8).astype(np.uint8))`; float 0..1: "
+            "`Image.fromarray((np.asarray(im) * 255).round().clip(0, 255).astype(np.uint8))`"
+        )
     try:
+        image.load()  # a lazily opened, truncated file fails here, with its name
+        if image.mode == "RGB":
+            return image
         if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
             rgba = image.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -132,17 +164,25 @@ def to_rgb(image, index=0):
         raise ValueError(f"{where}: cannot convert a Pillow image of mode {image.mode!r} to RGB ({err})") from err
 
 
-def _open(path, where):
+def _open(path):
+    """Decode an image file, upright by its EXIF orientation; any failure is an ImageReadError naming the file."""
     try:
         image = Image.open(path)
         image.load()
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
     except Image.DecompressionBombError as err:
         # Pillow's guard against decompression bombs stays on; say how to lift it for a trusted file.
-        raise ValueError(
-            f"{where} ({path}): {err} If you trust this file, raise the limit before loading it: "
+        raise ImageReadError(
+            f"{path}: {err} If you trust this file, raise the limit before loading it: "
             "`PIL.Image.MAX_IMAGE_PIXELS = n` accepts images up to 2*n pixels, `= None` turns the check off"
-        ) from err
-    return image
+        ) from None
+    except (OSError, SyntaxError, EOFError, ValueError, struct.error) as err:  # truncated, corrupt, not an image
+        raise ImageReadError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
+    try:
+        return ImageOps.exif_transpose(image)  # as HF's load_image: a photo taken sideways is read upright
+    except (OSError, SyntaxError, ValueError, struct.error) as err:  # a corrupt EXIF block
+        raise ImageReadError(f"{path}: unreadable EXIF orientation ({type(err).__name__}: {err})") from None
 
 
 def _array_to_pil(array, where):
@@ -163,11 +203,16 @@ def _array_to_pil(array, where):
     return Image.fromarray(np.ascontiguousarray(array))  # uint8 [H, W] -> L, [H, W, 3] -> RGB, [H, W, 4] -> RGBA
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+def check_limits(patch_size, max_num_patches):
+    """TypeError/ValueError unless 1 <= patch_size <= MAX_PATCH_SIZE and 1 <= max_num_patches <= MAX_NUM_PATCHES."""
+    check_int(patch_size, "patch_size")
+    check_int(max_num_patches, "max_num_patches")
+    if patch_size > MAX_PATCH_SIZE:
+        raise ValueError(f"patch_size {patch_size} is above the limit of {MAX_PATCH_SIZE} (4x the largest SigLIP "
+                         "patch, 16): each patch is patch_size**2 * 3 values")
+    if max_num_patches > MAX_NUM_PATCHES:
+        raise ValueError(f"max_num_patches {max_num_patches} is above the limit of {MAX_NUM_PATCHES} (4x the "
+                         "longest sequence SigLIP2 was trained with, 1024; attention's cost grows with its square)")
 
 
 def _fill(out_row, rgb, size, patch_size, lut, resample):
@@ -202,20 +247,19 @@ def preprocess(
         images = list(images)
     else:
         images = [images]
-    _check_positive_int(patch_size, "patch_size")
+    if fixed_size is not None:
+        height, width = (check_int(side, "image size") for side in fixed_size)
+        check_int(patch_size, "patch_size")
+        if min(height, width) < patch_size:
+            raise ValueError(f"image size {height}x{width} is smaller than patch_size {patch_size}")
+        max_num_patches = (height // patch_size) * (width // patch_size)
+    check_limits(patch_size, max_num_patches)  # before any image is decoded or any array allocated
     lut = pixel_lut() if lut is None else lut
     rgbs = [to_rgb(image, i) for i, image in enumerate(images)]  # validates every input before any work
     if fixed_size is not None:
-        height, width = fixed_size
-        _check_positive_int(height, "image height")
-        _check_positive_int(width, "image width")
-        if min(height, width) < patch_size:
-            raise ValueError(f"image size {height}x{width} is smaller than patch_size {patch_size}")
         sizes = [(height, width)] * len(rgbs)
         grids = [(height // patch_size, width // patch_size)] * len(rgbs)
-        max_num_patches = grids[0][0] * grids[0][1]
     else:
-        _check_positive_int(max_num_patches, "max_num_patches")
         sizes = [target_size(im.height, im.width, patch_size, max_num_patches) for im in rgbs]
         grids = [(th // patch_size, tw // patch_size) for th, tw in sizes]
 

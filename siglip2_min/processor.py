@@ -13,14 +13,16 @@ Letters: B images, N patches per image (budget), P = p*p*3, T texts, L = 64.
 """
 
 import json
+import math
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from .naflex import BILINEAR, pixel_lut, preprocess
+from .naflex import BILINEAR, check_limits, pixel_lut, preprocess
 from .tokenizer import TEXT_LENGTH, Tokenizer
 from .hub import resolve_model
+from .weights import CheckpointError
 
 # Where `load_processor()` looks when no folder is given: the small checkpoint bundled with the package.
 
@@ -104,49 +106,61 @@ def load_processor(path=None, num_threads=None):
 
     With `path=None`, the tiny model bundled in `siglip2_min/assets/tiny/`. Without `preprocessor_config.json`
     the published checkpoints' settings are assumed (bilinear, x/255, mean = std = 0.5) with the patch size, budget
-    or image size from `config.json`.
+    or image size from `config.json`. Every value read is checked here (type, range, the limits of
+    `naflex.check_limits`), so a bad file is a CheckpointError naming the file and key, not NaN scores later.
     """
     folder = resolve_model(path, files=())  # None: the bundled model; the files are checked below
-    config = _read_json(folder / "config.json")
-    pre = _read_json(folder / "preprocessor_config.json")
-    if config is None and pre is None:
+    config_file, pre_file = folder / "config.json", folder / "preprocessor_config.json"
+    if not config_file.is_file() and not pre_file.is_file():
         raise FileNotFoundError(f"{folder} has neither config.json nor preprocessor_config.json")
-    config = config or {}
-    vision = config.get("vision_config", {})
-    text_length = config.get("text_config", {}).get("max_position_embeddings", TEXT_LENGTH)
+    config, pre = _read_json(config_file), _read_json(pre_file)
+    vision = _get(config, "vision_config", {}, dict, config_file)
+    text_length = _get(_get(config, "text_config", {}, dict, config_file), "max_position_embeddings", TEXT_LENGTH,
+                       int, config_file)
 
-    kind = (pre or {}).get("image_processor_type")
+    kind = _get(pre, "image_processor_type", None, str, pre_file)
+    model_type = _get(config, "model_type", "siglip2", str, config_file)
     if kind is None:
-        naflex = config.get("model_type", "siglip2") != "siglip"
+        naflex = model_type != "siglip"
     elif kind in _NAFLEX_PROCESSORS + _FIXRES_PROCESSORS:
         naflex = kind in _NAFLEX_PROCESSORS
     else:
-        raise ValueError(
-            f"{folder / 'preprocessor_config.json'}: image_processor_type {kind!r} is not a SigLIP processor "
+        raise CheckpointError(
+            f"{pre_file}: image_processor_type {kind!r} is not a SigLIP processor "
             f"(expected one of {_NAFLEX_PROCESSORS + _FIXRES_PROCESSORS})"
         )
-    if config.get("model_type") in ("siglip", "siglip2") and naflex != (config["model_type"] == "siglip2"):
-        raise ValueError(f"{folder}: config.json model_type {config['model_type']!r} does not match {kind!r}")
+    if model_type in ("siglip", "siglip2") and naflex != (model_type == "siglip2"):
+        raise CheckpointError(f"{folder}: config.json model_type {model_type!r} does not match {kind!r}")
 
-    pre = pre or {}
-    patch_size = pre.get("patch_size", vision.get("patch_size", 16))
-    if "patch_size" in vision and patch_size != vision["patch_size"]:
-        raise ValueError(
-            f"{folder}: preprocessor patch_size {patch_size} differs from the model's {vision['patch_size']}"
-        )
+    model_patch = _get(vision, "patch_size", 16, int, config_file)
+    patch_size = _get(pre, "patch_size", model_patch, int, pre_file)
+    if patch_size != model_patch:
+        raise CheckpointError(f"{pre_file}: preprocessor patch_size {patch_size} differs from the model's {model_patch} "
+                              "(config.json)")
     if naflex:
-        image_size, max_num_patches = None, pre.get("max_num_patches", vision.get("num_patches", 256))
+        image_size = None
+        max_num_patches = _get(pre, "max_num_patches", _get(vision, "num_patches", 256, int, config_file), int,
+                               pre_file)
+        grid = max_num_patches
     else:
-        size = pre.get("size") or {}
-        default = vision.get("image_size", 224)
-        image_size, max_num_patches = (size.get("height", default), size.get("width", default)), None
+        size = _get(pre, "size", {}, dict, pre_file)
+        default = _get(vision, "image_size", 224, int, config_file)
+        image_size = (_get(size, "height", default, int, pre_file), _get(size, "width", default, int, pre_file))
+        if min(image_size) < patch_size:
+            raise CheckpointError(f"{pre_file}: size {image_size} is smaller than patch_size {patch_size}")
+        max_num_patches, grid = None, (image_size[0] // patch_size) * (image_size[1] // patch_size)
+    try:
+        check_limits(patch_size, grid)
+    except ValueError as err:
+        raise CheckpointError(f"{pre_file if pre_file.is_file() else config_file}: {err}") from None
     lut = pixel_lut(
-        rescale_factor=pre.get("rescale_factor", 1 / 255),
-        mean=pre.get("image_mean", 0.5),
-        std=pre.get("image_std", 0.5),
-        do_rescale=pre.get("do_rescale", True),
-        do_normalize=pre.get("do_normalize", True),
+        rescale_factor=_get(pre, "rescale_factor", 1 / 255, _positive, pre_file),
+        mean=_get(pre, "image_mean", 0.5, _channels, pre_file),
+        std=_get(pre, "image_std", 0.5, lambda v: _channels(v) and all(x > 0 for x in _listed(v)), pre_file),
+        do_rescale=_get(pre, "do_rescale", True, bool, pre_file),
+        do_normalize=_get(pre, "do_normalize", True, bool, pre_file),
     )
+    resample = _get(pre, "resample", BILINEAR, lambda v: type(v) is int and v in set(Image.Resampling), pre_file)
     return Processor(
         folder / "tokenizer.model",
         naflex=naflex,
@@ -154,16 +168,64 @@ def load_processor(path=None, num_threads=None):
         max_num_patches=max_num_patches,
         image_size=image_size,
         lut=lut,
-        resample=Image.Resampling(pre.get("resample", BILINEAR)),
+        resample=Image.Resampling(resample),
         text_length=text_length,
         num_threads=num_threads,
     )
 
 
+# --- checking what the JSON files hold ---------------------------------------------------------------------------
+def _is(value, kind):
+    # JSON has no int/bool distinction that Python keeps: True is an int here, and 16.0 is not.
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return isinstance(value, kind)
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _positive(value):
+    return _is(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _channels(value):
+    """One finite number, or a list of 1 or 3 (per channel)."""
+    values = _listed(value)
+    return len(values) in (1, 3) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in values
+    )
+
+
+_EXPECTED = {int: "an integer >= 1", str: "a string", dict: "an object", bool: "true or false",
+             _positive: "a finite number > 0", _channels: "a finite number or a list of 1 or 3 of them"}
+
+
+def _get(mapping, key, default, check, file):
+    """mapping[key] (or `default` when absent) if `check` (a type, or a predicate) accepts it, else CheckpointError."""
+    if not isinstance(mapping, dict):
+        raise CheckpointError(f"{file}: expected a JSON object, got {type(mapping).__name__}")
+    if key not in mapping:
+        return default
+    value = mapping[key]
+    ok = _is(value, check) if isinstance(check, type) else check(value)
+    if not ok:
+        expected = _EXPECTED.get(check, "a valid value")
+        if key == "image_std":
+            expected = "finite numbers > 0 (it divides every pixel: 0 gives NaN scores)"
+        raise CheckpointError(f"{file}: {key} must be {expected}, got {value!r}")
+    return value
+
+
 def _read_json(path):
+    """The JSON object in `path`, {} if there is no such file; anything but an object is a CheckpointError."""
     if not path.is_file():
-        return None
+        return {}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from err
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: expected a JSON object {{...}}, got {type(value).__name__}")
+    return value

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import check_int
+
 TEXT_LENGTH = 64  # the text tower's position table: every checkpoint was trained on exactly 64 tokens
 PAD_ID = 0
 EOS_ID = 1
@@ -104,11 +106,12 @@ class Tokenizer:
             path = path / "tokenizer.model"
         if not path.is_file():
             raise FileNotFoundError(f"SentencePiece model not found: {path} (a SigLIP2 checkpoint ships tokenizer.model)")
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be an int >= 1, got {length!r}")
         self.path = path
-        self.length = length
-        self.sp = sentencepiece.SentencePieceProcessor(model_file=os.fspath(path))
+        self.length = check_int(length, "length")
+        try:
+            self.sp = sentencepiece.SentencePieceProcessor(model_file=os.fspath(path))
+        except (RuntimeError, OSError) as err:  # sentencepiece's errors for a corrupt, empty or unreadable file
+            raise ValueError(f"{path}: not a readable SentencePiece model ({err})") from None
         # The checkpoints' ids are Gemma's: <pad>=0, <eos>=1. A model with other ids would pad with the wrong token.
         if self.sp.pad_id() != PAD_ID or self.sp.eos_id() != EOS_ID:
             raise ValueError(
@@ -163,4 +166,11 @@ def _as_text_list(texts):
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"text[{i}] has type {type(t).__name__} ({t!r:.60}), expected str")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate: undecodable bytes from a command line or a file
+            raise ValueError(
+                f"text[{i}] ({t!r:.60}) is not valid Unicode: it holds the lone surrogate "
+                f"U+{ord(t[err.start]):04X} at position {err.start} (undecodable bytes?)"
+            ) from None
     return list(texts)

@@ -7,7 +7,7 @@ What it does, in order: train a tiny SentencePiece tokenizer with the Gemma opti
 caption the dataset can produce; build a small two-tower SigLIP2 with big_vision's initialisation and the paper's
 logit_scale = log 10, logit_bias = -10 (SigLIP paper section 3.1); train it with the sigmoid loss (`loss.py`), AdamW,
 linear warmup then cosine decay, on batches drawn on the fly from `data.py`, each batch a few groups with the loss
-taken within each group and some groups in a single colour (`data.group_colours` says why); write the model in the
+taken within each group and some groups in a single colour (docs/training.md says why); write the model in the
 Hugging Face layout (config.json, model.safetensors, tokenizer.model, tokenizer_config.json,
 preprocessor_config.json); evaluate zero-shot colour and shape accuracy and image-to-caption R@1 on 500 held-out
 images. docs/training.md tells the story of the recipe and its measurements.
@@ -27,18 +27,19 @@ import time
 import torch
 
 from . import data
-from .api import DEFAULT_TEMPLATE, Progress, embed_images, embed_texts
+from .api import DEFAULT_TEMPLATE, Progress, apply_template, embed_images, embed_texts
+from .checks import arg_float, arg_int
 from .config import PRESETS, to_hf_config
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2
+from .fileio import OutputError, check_output, output_folder
 from .processor import load_processor
-from .tokenizer import HF_TOKENIZER_CONFIG, train_sentencepiece
+from .tokenizer import HF_TOKENIZER_CONFIG, PAD_ID, train_sentencepiece
 
 
 PATCH_SIZE = 8
 MAX_NUM_PATCHES = 64  # an 8x8 grid for a square image, 4x16 for 1:3 ... NaFlex keeps the aspect ratio
 VOCAB_SIZE = 512  # 5 specials + 256 byte-fallback pieces + letters and merges of the caption words
-PAD_ID = 0
 GROUPS = 5  # each batch is 5 groups of pairs; the sigmoid loss of each group sees only its own pairs as negatives
 ONE_COLOUR_GROUPS = 2  # of them, drawn in a single colour each: then only shape (and size, position) tells pairs apart
 
@@ -71,14 +72,9 @@ def init_weights(model, seed):
     `Embed`), the vision position table N(0, 1/sqrt(D)) (big_vision `posemb="learn"`), and the paper's
     logit_scale = log 10 (temperature 10) and logit_bias = -10: with n-1 negatives per positive, a strongly
     negative bias keeps the initial loss from being dominated by the easy negatives (SigLIP paper section 3.1).
-
-    One departure, for short captions: the text tower pools position 63, which for a caption of ~10 tokens is
-    padding, with no attention mask (docs/tokenizer-contract.md). With random pad and position embeddings that position
-    holds the same vector for every caption, and the pooled text embeddings start almost identical (mean
-    distance from their centroid 0.06 on the unit sphere); training then sat on a plateau for the first ~100
-    steps. The <pad> embedding and the text position table start at zero instead: padded positions then enter
-    the first block as exact zeros, contribute nothing to attention, and position 63 starts as a mix of the
-    caption's own words (spread 0.65). Both are learned from there on.
+    One departure: the <pad> embedding and the text position table start at zero, so the pooled position 63
+    (padding, for short captions) starts as a mix of the caption's words rather than one vector for every
+    caption (docs/training.md, "Initialisation", has the measurements).
     """
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -92,7 +88,7 @@ def init_weights(model, seed):
             elif name.endswith("bias"):
                 p.zero_()
             elif name == "text_model.embeddings.position_embedding.weight":
-                p.zero_()  # see the docstring: the pooled pad position starts as a bag of the caption's words
+                p.zero_()  # the pooled pad position starts as a bag of the caption's words (docstring)
             elif "embedding.weight" in name and "patch_embedding" not in name:  # token and position tables
                 p.normal_(0.0, p.shape[-1] ** -0.5, generator=g)
                 if name == "text_model.embeddings.token_embedding.weight":
@@ -120,12 +116,6 @@ def batch_inputs(processor, split, indices, seed, colours=None):
     return processor(images=[s.image for s in batch], text=[s.caption for s in batch])
 
 
-def zero_shot_labels():
-    """Every (colour, shape) pair as a zero-shot label "a {colour} {shape}", in a fixed order."""
-    pairs = [(c, s) for c in data.COLOURS for s in data.SHAPES]
-    return pairs, [f"a {c} {s}" for c, s in pairs]
-
-
 @torch.no_grad()
 def evaluate(model, processor, n=500, seed=0, batch_size=100):
     """Zero-shot colour and shape accuracy and image-to-caption R@1 on held-out samples 0..n-1 of the test split.
@@ -138,8 +128,8 @@ def evaluate(model, processor, n=500, seed=0, batch_size=100):
     samples = data.samples(0, n, "test", seed)
     quiet = dict(batch_size=batch_size, progress=False)
     image_embeds = embed_images(model, processor, [s.image for s in samples], **quiet)  # [n, D], unit length
-    pairs, labels = zero_shot_labels()
-    prompts = [DEFAULT_TEMPLATE.format(label) for label in labels]  # "This is a photo of a red circle."
+    pairs, labels = data.zero_shot_labels()
+    prompts = [apply_template(DEFAULT_TEMPLATE, label) for label in labels]  # "This is a photo of a red circle."
     label_embeds = embed_texts(model, processor, prompts, **quiet)  # [35, D], unit length
     # Sigmoid, scale and bias are monotonic, so the best label by cosine is the best by probability too.
     guesses = [pairs[int(b)] for b in (image_embeds @ label_embeds.T).argmax(dim=-1)]  # [n] (colour, shape)
@@ -171,7 +161,7 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
 
     The batch is `groups` consecutive groups of B/groups pairs, and the loss is the sum of the groups' sigmoid
     losses: each image's negatives are the texts of its own group. The first `one_colour` groups of every step are
-    each drawn in a single colour (`data.group_colours` says why). With several ranks, each rank draws and embeds
+    each drawn in a single colour (docs/training.md says why). With several ranks, each rank draws and embeds
     its B/W consecutive pairs and the loss brings the groups together (`loss_fn`)."""
     # No weight decay on gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`).
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "position_embedding" not in n]
@@ -234,15 +224,13 @@ def loss_fn(image_embeds, text_embeds, logit_scale, logit_bias, world, groups=1)
 
 def write_preprocessing(out_dir, sp_bytes):
     """The tokenizer and preprocessor files, and config.json: everything `load_processor(out_dir)` reads."""
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "tokenizer.model"), "wb") as f:
-        f.write(sp_bytes)
+    (out_dir / "tokenizer.model").write_bytes(sp_bytes)
     for name, content in [
         ("config.json", to_hf_config(CONFIG)),
         ("tokenizer_config.json", HF_TOKENIZER_CONFIG),
         ("preprocessor_config.json", preprocessor_config()),
     ]:
-        _write_json(os.path.join(out_dir, name), content)
+        (out_dir / name).write_text(json.dumps(content, indent=2) + "\n")
 
 
 def save_weights(out_dir, model, info):
@@ -250,14 +238,8 @@ def save_weights(out_dir, model, info):
     from safetensors.torch import save_file
 
     state = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
-    save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
-    _write_json(os.path.join(out_dir, "training.json"), info)
-
-
-def _write_json(path, content):
-    with open(path, "w") as f:
-        json.dump(content, f, indent=2)
-        f.write("\n")
+    save_file(state, out_dir / "model.safetensors", metadata={"format": "pt"})
+    (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 def _init_distributed():
@@ -271,40 +253,71 @@ def _init_distributed():
     return dist.get_rank(), world
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m siglip2_min.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="folder for the trained model (Hugging Face layout)")
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=120, help="global batch, split evenly into groups; "
+    parser.add_argument("--out", required=True, help="folder for the trained model (Hugging Face layout); written "
+                        "under a temporary name and renamed when complete")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once the new "
+                        "model is complete)")
+    parser.add_argument("--steps", type=arg_int(1), default=1500)
+    parser.add_argument("--batch-size", type=arg_int(1), default=120, help="global batch, split evenly into groups; "
                         "groups of a multiple of 5 keep the training split's blocks of 5 minimal pairs together")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-images", type=int, default=500)
-    parser.add_argument("--groups", type=int, default=GROUPS, help="groups per batch; each group's pairs are "
+    parser.add_argument("--lr", type=arg_float(0, strict=True), default=1e-3)
+    parser.add_argument("--warmup", type=arg_int(0), default=50)
+    parser.add_argument("--weight-decay", type=arg_float(0), default=1e-4)
+    parser.add_argument("--seed", type=arg_int(0), default=0)
+    parser.add_argument("--eval-images", type=arg_int(1), default=500)
+    parser.add_argument("--groups", type=arg_int(1), default=GROUPS, help="groups per batch; each group's pairs are "
                         "the negatives of its own loss (1: the whole batch, as in SigLIP)")
-    parser.add_argument("--one-colour", type=int, default=ONE_COLOUR_GROUPS,
+    parser.add_argument("--one-colour", type=arg_int(0), default=ONE_COLOUR_GROUPS,
                         help="how many of the groups are drawn in a single colour (see data.group_colours)")
-    parser.add_argument("--eval-every", type=int, default=0, help="also evaluate on 100 images every this many steps")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--eval-every", type=arg_int(0), default=0,
+                        help="also evaluate on 100 images every this many steps")
+    parser.add_argument("--threads", type=arg_int(0), default=0, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
-    if args.groups < 1 or args.batch_size % args.groups:
+    if args.batch_size % args.groups:
         parser.error(f"--groups must be a positive divisor of --batch-size {args.batch_size}, got {args.groups}")
-    if not 0 <= args.one_colour <= args.groups:
+    if args.one_colour > args.groups:
         parser.error(f"--one-colour must lie in [0, --groups = {args.groups}], got {args.one_colour}")
+    try:
+        check_output(args.out, args.overwrite, folder=True)  # before any work: a bad --out costs nothing
+    except OutputError as err:
+        parser.error(f"--out: {err}")
+    return parser, args
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rank, world = _init_distributed()
     if args.batch_size % world:
         parser.error(f"--batch-size {args.batch_size} must be divisible by the number of ranks {world}")
+    if rank != 0:
+        run(args, None, rank, world)
+        return
+    # The whole folder is written under a temporary name and renamed at the end: a run that fails part-way
+    # leaves no folder (or the old one, with --overwrite), never one that no longer loads.
+    with output_folder(args.out, args.overwrite) as folder:
+        results, seconds = run(args, folder, rank, world)
+    print(
+        f"held-out zero-shot on {results['images']} images: shape {results['shape_accuracy']:.1%}, "
+        f"colour {results['colour_accuracy']:.1%}, both {results['both_accuracy']:.1%}; "
+        f"image-to-caption R@1 {results['retrieval_r1']:.1%} (gallery of {results['retrieval_gallery']} captions); "
+        f"trained in {seconds:.0f}s; saved to {args.out}"
+    )
 
+
+def run(args, folder, rank, world):
+    """Tokenizer, training, evaluation, weights into `folder` (rank 0; the other ranks get its path and train)."""
     start = time.time()
     if rank == 0:  # the tokenizer is trained first: the processor reads it back from the output folder
-        write_preprocessing(args.out, train_sentencepiece(data.all_captions(), VOCAB_SIZE, hard_vocab_limit=False))
+        write_preprocessing(folder, train_sentencepiece(data.all_captions(), VOCAB_SIZE, hard_vocab_limit=False))
     if world > 1:
-        torch.distributed.barrier()
-    processor = load_processor(args.out)
+        shared = [str(folder)]
+        torch.distributed.broadcast_object_list(shared, src=0)  # also waits for rank 0's files
+        folder = shared[0]
+    processor = load_processor(folder)
     model = new_model(args.seed)  # the same seed on every rank: identical replicas before DDP's first step
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -319,23 +332,18 @@ def main(argv=None):
     if world > 1:
         torch.distributed.destroy_process_group()
     if rank != 0:
-        return
+        return None
     results = evaluate(model, processor, n=args.eval_images, seed=args.seed)
     info = {
-        "args": {k: v for k, v in vars(args).items() if k != "out"},
+        "args": {k: v for k, v in vars(args).items() if k not in ("out", "overwrite")},
         "world_size": world,
         "torch_threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "train_seconds": round(train_seconds, 1),
         "evaluation": results,
     }
-    save_weights(args.out, model, info)
-    print(
-        f"held-out zero-shot on {results['images']} images: shape {results['shape_accuracy']:.1%}, "
-        f"colour {results['colour_accuracy']:.1%}, both {results['both_accuracy']:.1%}; "
-        f"image-to-caption R@1 {results['retrieval_r1']:.1%} (gallery of {results['retrieval_gallery']} captions); "
-        f"trained in {train_seconds:.0f}s; saved to {args.out}"
-    )
+    save_weights(folder, model, info)
+    return results, train_seconds
 
 
 if __name__ == "__main__":

@@ -141,10 +141,10 @@ def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
     Image.new("RGB", (8, 8)).save(image)
     code = main(["classify", str(image), "--labels", "a", "--model", "google/siglip2-base-patch16-naflex"])
     err = capsys.readouterr().err
-    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert code == 2 and len(err.strip().splitlines()) == 1  # a setup error (docs/errors.md)
     assert "model.safetensors" in err and str(tmp_path / "ckpts" / "siglip2-base-patch16-naflex") in err
     code = main(["classify", str(image), "--labels", "a", "--model", str(tmp_path / "no_such_folder")])
-    assert code == 1 and "no_such_folder" in capsys.readouterr().err
+    assert code == 2 and "no_such_folder" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys):
@@ -191,3 +191,19 @@ def test_demo_runs_on_the_bundled_model_with_core_packages_only():
         assert all(e["label"] in labels() for e in row["labels"])
         probs = [e["probability"] for e in row["labels"]]
         assert probs == sorted(probs, reverse=True) and all(0 < p < 1 for p in probs)
+
+
+def test_classify_encodes_the_prompts_once_and_batches_images_by_batch_size(tiny, pictures, monkeypatch, capsys):
+    folder, _, _ = tiny
+    calls = {"texts": [], "images": []}
+    real_texts, real_images = api.embed_texts, api.embed_images
+    monkeypatch.setattr(api, "embed_texts", lambda m, p, texts, **kw: calls["texts"].append(list(texts))
+                        or real_texts(m, p, texts, **kw))
+    monkeypatch.setattr(api, "embed_images", lambda m, p, images, **kw: calls["images"].append(
+                        (len(images), kw["batch_size"])) or real_images(m, p, images, **kw))
+    code = main(["classify", str(pictures), "--labels", "red", "blue", "--model", str(folder), "--batch-size", "2",
+                 "--json"])
+    assert code == 1 and len(json.loads(capsys.readouterr().out)) == 4  # 3 images and the corrupt one
+    assert calls["texts"] == [["This is a photo of red.", "This is a photo of blue."]]  # once, for every chunk
+    # files in sorted order: a_blue, b_red | d_broken (failed), sub/c_green -> chunks of 2 and 1 readable images
+    assert calls["images"] == [(2, 2), (1, 2)]

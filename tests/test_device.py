@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch._subclasses.fake_tensor import FakeTensorMode
 
+import siglip2_min.api as api_module
 import siglip2_min.model as model_module
 from siglip2_min.api import embed_images, embed_texts, image_text_logits
 from siglip2_min.config import SigLIP2Config, TextConfig, VisionConfig
@@ -107,6 +108,8 @@ def test_api_batching_moves_every_input_to_the_model_device(monkeypatch):
     # fake tensors cannot; here they pass the inputs through unchanged (they are tested in test_model.py).
     monkeypatch.setattr(model_module, "check_image_inputs", lambda config, pv, mask, shapes: (mask, shapes))
     monkeypatch.setattr(model_module, "check_text_inputs", lambda config, ids: None)
+    # The API's NaN/inf check reads results back on the CPU, after they left the device: fake tensors hold no values.
+    monkeypatch.setattr(api_module, "_finite", lambda values, what: values)
     processor = load_processor()
     images = [Image.new("RGB", size, "red") for size in ((64, 32), (20, 90), (48, 48))]
     with FakeTensorMode():

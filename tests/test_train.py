@@ -25,9 +25,9 @@ FOLDER = Path(siglip2_min.__file__).parent / "assets" / "tiny"  # only its prepr
     "args, message",
     [
         (["--groups", "7"], "--groups must be a positive divisor of --batch-size 120, got 7"),
-        (["--groups", "0"], "--groups must be a positive divisor"),
+        (["--groups", "0"], "argument --groups: expected an integer >= 1, got 0"),
         (["--groups", "4", "--one-colour", "5"], "--one-colour must lie in [0, --groups = 4], got 5"),
-        (["--one-colour", "-1"], "--one-colour must lie in"),
+        (["--one-colour", "-1"], "argument --one-colour: expected an integer >= 0, got -1"),
     ],
 )
 def test_bad_group_arguments_are_refused_with_a_message(args, message, tmp_path, capsys):

@@ -305,7 +305,10 @@ def make_published():
 
 
 def write(path, data):
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    from siglip2_min.fileio import write_text
+
+    # Temporary name then rename: an interrupted run leaves the previous golden file, never half of one.
+    write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n", overwrite=True)
     print(f"wrote {path.relative_to(REPO)}")
 
 
