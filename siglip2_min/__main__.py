@@ -133,6 +133,10 @@ def cmd_embed(args):
 
     from .api import Progress, embed_images
 
+    if args.patches:  # embed --patches: siglip2_min/features.py
+        from .features import cmd_embed_patches
+        return cmd_embed_patches(args)
+
     if Path(args.out).suffix != ".npz":
         _error(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); name it *.npz")
         return 2
@@ -211,6 +215,7 @@ def cmd_demo(args):
 
 
 def build_parser():
+    from . import features
     parser = argparse.ArgumentParser(
         prog="siglip2-min",
         description="SigLIP2 image-text encoders: zero-shot classification and embeddings. " + SIGMOID_NOTE,
@@ -251,6 +256,7 @@ def build_parser():
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
     common(p)
+    features.add_embed_options(p)
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("similarity", help="score one image against texts (no template)", description=SIGMOID_NOTE)
@@ -259,6 +265,7 @@ def build_parser():
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_similarity)
+    features.add_parser(sub, common)
     return parser
 
 

@@ -19,6 +19,8 @@ writes patch features to a `.npz` (one array `[h, w, D]` per image).
 Shapes: N patch slots, (h, w) an image's grid, n = h*w valid patches, D width, H heads, Dh = D / H.
 """
 
+import argparse
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -129,9 +131,130 @@ def heat_colours(heat):
 
 
 def overlay(image, grid, alpha=0.55):
-    """`image` (RGB) with `grid` [h, w] drawn over it: scaled to its maximum, one block per patch, blended."""
+    """`image` in grey with `grid` [h, w] drawn over it: scaled to its maximum, one block per patch, blended."""
     grid = np.asarray(grid, dtype=np.float64)
     heat = grid / grid.max() if grid.max() > 0 else grid  # [h, w] in [0, 1]
     # NEAREST keeps one block per patch, so the picture shows the resolution the probe really sees.
     colours = Image.fromarray(heat_colours(heat)).resize(image.size, Image.Resampling.NEAREST)
-    return Image.blend(image.convert("RGB"), colours, alpha)
+    # Grey underneath, so the image's own colours do not read as heat.
+    return Image.blend(image.convert("L").convert("RGB"), colours, alpha)
+
+
+# ------------------------------------------------------------------------------------------- command line
+
+
+def parse_layer(text):
+    """`--layer` value: an int, or "post-LN"."""
+    if text == POST_LN:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a block number (negative from the end) or {POST_LN!r}, "
+                                         f"got {text!r}") from None
+
+
+def add_embed_options(p):
+    """`embed --patches [--layer L]`: patch features instead of pooled embeddings."""
+    p.add_argument("--patches", action="store_true",
+                   help="write each image's patch features [h, w, D] (arrays 'patches_00000', ... and 'paths') "
+                        "instead of pooled embeddings")
+    p.add_argument("--layer", type=parse_layer, default=None, metavar="L",
+                   help=f"with --patches: encoder block L (-1 last, -2 penultimate) or {POST_LN!r} (default -1)")
+
+
+def add_parser(sub, common):
+    """`siglip2-min attention IMAGE --out heat.png`."""
+    # conflict_handler="resolve": should `common` one day add --overwrite too, its definition wins, no clash.
+    p = sub.add_parser("attention", conflict_handler="resolve",
+                       help="draw where the MAP probe looks: its attention over the patches, over the image")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="the picture to write (PNG, JPEG, ...)")
+    p.add_argument("--head", type=int, metavar="K", help="draw head K alone (default: the mean over heads)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    common(p)
+    p.set_defaults(func=cmd_attention)
+
+
+def _checked_output(args, suffixes, what):
+    """fileio.check_output for --out with one of `suffixes`; None after printing why not."""
+    from . import fileio
+    from .__main__ import _error
+
+    if Path(args.out).suffix.lower() not in suffixes:
+        _error(f"--out {args.out}: {what}")
+        return None
+    try:
+        return fileio.check_output(args.out, getattr(args, "overwrite", False))  # embed's --overwrite is __main__'s
+    except fileio.OutputError as err:
+        _error(str(err))
+        return None
+
+
+def cmd_attention(args):
+    from . import fileio
+    from .__main__ import _error, _load
+    from .api import ImageReadError
+
+    formats = {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+    out = _checked_output(args, formats, "name a picture file Pillow can write, e.g. heat.png")
+    if out is None:
+        return 2
+    try:
+        image = load_image(args.image)
+    except ImageReadError as err:
+        _error(str(err))
+        return 1
+    loaded = _load(args)
+    if loaded is None:
+        return 1
+    model, processor, _ = loaded
+    amap = attention_map(model, processor, image, max_num_patches=args.max_patches)
+    heads = len(amap.heads)
+    if args.head is not None and not 0 <= args.head < heads:
+        _error(f"--head {args.head}: this model's probe has heads 0..{heads - 1}")
+        return 2
+    grid = amap.mean if args.head is None else amap.heads[args.head]  # [h, w]
+    picture = overlay(image, grid)
+    fileio.write_file(out, lambda f: picture.save(f, format=formats[out.suffix.lower()]), args.overwrite)
+    (h, w), top = grid.shape, int(grid.argmax())
+    print(f"wrote {out}: {'mean of ' + str(heads) + ' heads' if args.head is None else f'head {args.head}'} over "
+          f"a {h} x {w} patch grid; most attention ({grid.max():.3f}) on patch row {top // w}, column {top % w}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_embed_patches(args):
+    """`embed --patches`: one array [h, w, D] per readable image, in input order, with 'paths', 'layer', 'model'."""
+    from . import fileio
+    from .__main__ import _error, _expand, _load, _read_images
+
+    out = _checked_output(args, {".npz"}, "the output is a .npz file (one array per image); name it *.npz")
+    if out is None:
+        return 2
+    layer = -1 if args.layer is None else args.layer
+    files, failed = _expand(args.inputs)
+    loaded = _load(args)
+    if loaded is None:
+        return 1
+    model, processor, folder = loaded
+    try:
+        layer_name(layer, model.config.vision.num_hidden_layers)
+    except ValueError as err:
+        _error(f"--layer: {err}")
+        return 2
+    arrays, done = {}, []
+    for start in range(0, len(files), args.batch_size):
+        pairs, errors = _read_images(files[start : start + args.batch_size])
+        failed += len(errors)
+        if pairs:
+            grids_ = patch_features(model, processor, [im for _, im in pairs], layer,
+                                    max_num_patches=args.max_patches)
+            arrays.update({f"patches_{len(done) + i:05d}": g.numpy() for i, g in enumerate(grids_)})  # [h, w, D]
+            done += [p for p, _ in pairs]
+    # Plain arrays only (unicode strings for the names): np.load reads the file with allow_pickle=False.
+    fileio.write_file(out, lambda f: np.savez(f, **arrays, paths=np.array(done, dtype=str), layer=np.array(str(layer)),
+                                              model=np.array(str(args.model or folder))), getattr(args, "overwrite", False))
+    print(f"wrote the patch features of {len(done)} images (layer {layer}) to {out}"
+          + (f" ({failed} failed)" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0

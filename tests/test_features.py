@@ -1,6 +1,7 @@
 """patch_features and attention_map: against the model's own intermediates, HF's hidden states and HF's
 nn.MultiheadAttention weights, batch composition and padding, and the pooled output rebuilt from the map."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -157,3 +158,73 @@ def test_attention_map_equals_torch_multihead_attention_weights_of_hf_head(tiny)
         got = siglip2_min.attention_map(model, processor, image)
         assert_close(f"image {i}", got.heads, ref[i, :, 0, : h * w].reshape(-1, h, w), atol=1e-6)
         assert (ref[i, :, 0, h * w :] == 0).all(), "HF gives padding no weight either"
+
+
+def test_the_bundled_models_probe_attends_to_the_drawn_shape_more_than_uniformly():
+    """What the docs figure shows: on each demo drawing, the share of attention on the patches the shape touches
+    is larger than the share of those patches (uniform attention would make them equal)."""
+    from siglip2_min.demo import DRAWINGS, draw
+
+    model, processor = siglip2_min.load_model(), siglip2_min.load_processor()
+    for colour, shape, size in DRAWINGS:
+        image = draw(colour, shape, size)
+        amap = siglip2_min.attention_map(model, processor, image)
+        h, w = amap.mean.shape
+        touched = (processor(images=[image])["pixel_values"][0, : h * w] < 0.9).any(dim=1).reshape(h, w)
+        on_shape, area = float(amap.mean[touched].sum()), float(touched.float().mean())
+        assert on_shape > 1.2 * area, f"{colour} {shape}: {on_shape:.2f} of the attention on {area:.2f} of patches"
+
+
+# ------------------------------------------------------------------------------------------- command line
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_model_folder(tmp_path_factory.mktemp("cli"))[0]
+
+
+def test_embed_patches_writes_one_grid_per_readable_image_in_order(folder, tmp_path, capsys):
+    from siglip2_min.__main__ import main
+
+    images = drawn_images()
+    paths = [tmp_path / f"{i}.png" for i in range(len(images))]
+    for image, path in zip(images, paths):
+        image.save(path)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "patches.npz"
+    argv = ["embed", "--patches", str(paths[0]), str(tmp_path / "broken.png"), *map(str, paths[1:]),
+            "--layer", "post-LN", "--model", str(folder), "--out", str(out), "--batch-size", "2"]
+    assert main(argv) == 1  # one input failed, the others are written
+    assert "broken.png" in capsys.readouterr().err
+    stored = np.load(out, allow_pickle=False)
+    assert list(stored["paths"]) == list(map(str, paths))
+    assert str(stored["layer"]) == "post-LN"
+    model, processor = siglip2_min.load_model(folder), load_processor(folder)
+    ref = siglip2_min.patch_features(model, processor, images, layer="post-LN")
+    for i, grid in enumerate(ref):
+        assert_close(f"image {i}", stored[f"patches_{i:05d}"], grid, atol=1e-6)  # other batches: rounding only
+    assert main(argv) == 2, "an existing output is not replaced"
+    assert main(["embed", "--patches", str(paths[0]), "--layer", "7", "--model", str(folder),
+                 "--out", str(tmp_path / "other.npz")]) == 2
+    assert "2 blocks" in capsys.readouterr().err
+
+
+def test_attention_command_draws_the_map_over_the_image(folder, tmp_path, capsys):
+    from siglip2_min.__main__ import main
+
+    image = drawn_images()[1]
+    image.save(tmp_path / "in.png")
+    out = tmp_path / "heat.png"
+    argv = ["attention", str(tmp_path / "in.png"), "--out", str(out), "--model", str(folder)]
+    assert main(argv) == 0
+    drawn = Image.open(out)
+    assert drawn.size == image.size
+    model, processor = siglip2_min.load_model(folder), load_processor(folder)
+    expected = features.overlay(image, siglip2_min.attention_map(model, processor, image).mean)
+    assert np.array_equal(np.asarray(drawn), np.asarray(expected))  # PNG is lossless
+    assert main(argv) == 2 and out.is_file(), "an existing picture is kept without --overwrite"
+    assert main(argv + ["--overwrite", "--head", "3"]) == 0
+    assert main(argv + ["--overwrite", "--head", "4"]) == 2
+    assert main(["attention", str(tmp_path / "missing.png"), "--out", str(tmp_path / "x.png")]) == 1
+    assert main(["attention", str(tmp_path / "in.png"), "--out", str(tmp_path / "x.npz")]) == 2
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.npz").exists()
