@@ -133,9 +133,12 @@ def cmd_embed(args):
 
     from .api import Progress, embed_images
 
-    if args.patches:  # embed --patches: siglip2_min/features.py
-        from .features import cmd_embed_patches
-        return cmd_embed_patches(args)
+    if args.patches or args.texts:  # embed --patches / --texts: siglip2_min/features.py, siglip2_min/search.py
+        from . import features, search
+        return features.cmd_embed_patches(args) if args.patches else search.cmd_embed_texts(args)
+    if not args.inputs:
+        _error("embed: give images or folders (or --texts TEXT ...)")
+        return 2
 
     if Path(args.out).suffix != ".npz":
         _error(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); name it *.npz")
@@ -215,7 +218,7 @@ def cmd_demo(args):
 
 
 def build_parser():
-    from . import features
+    from . import features, search
     parser = argparse.ArgumentParser(
         prog="siglip2-min",
         description="SigLIP2 image-text encoders: zero-shot classification and embeddings. " + SIGMOID_NOTE,
@@ -250,13 +253,14 @@ def build_parser():
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("embed", help="write unit-length image embeddings to a .npz file")
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="images, or folders searched for images")
+    p.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR", help="images, or folders searched for images")
     p.add_argument("--out", required=True, metavar="FILE.npz",
                    help="arrays 'embeddings' [N, D] float32 and 'paths' [N] (the images that were read, in order)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
     common(p)
     features.add_embed_options(p)
+    search.add_embed_options(p)
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("similarity", help="score one image against texts (no template)", description=SIGMOID_NOTE)
@@ -266,6 +270,7 @@ def build_parser():
     common(p)
     p.set_defaults(func=cmd_similarity)
     features.add_parser(sub, common)
+    search.add_parser(sub, common)
     return parser
 
 
