@@ -3,13 +3,15 @@
     siglip2-min demo                                       # draws shapes, classifies them with the bundled model
     siglip2-min classify a.png b.jpg --labels cat dog      # ranked labels per image, sigmoid probabilities
     siglip2-min embed photos/ --out emb.npz                # unit-length image embeddings, for scripts
-    siglip2-min similarity a.png --texts "a cat" "a dog"   # one score per text
+    siglip2-min similarity a.png b.png --texts "a cat" "a dog"   # one score per image and text
 
 Output for scripts: `classify --json` prints a JSON list with one object per input, in input order:
-`{"file": ..., "labels": [{"label": ..., "probability": ...}, ...]}` best first, or `{"file": ..., "error": ...}`.
+`{"file": ..., "labels": [{"score": ..., "label": ...}, ...]}` best first (HF's zero-shot pipeline shape; the score is
+the sigmoid probability), or `{"file": ..., "error": ...}`.
 `embed --out FILE.npz` writes `embeddings` [N, D] float32 (unit length) and `paths` [N] (the images read, in
 order; unreadable ones are left out) and `model`; `np.load(FILE)` reads it without pickle.
-`similarity --json` prints `{"file": ..., "texts": [{"text", "cosine", "logit", "probability"}, ...]}`.
+`similarity --json` prints a list with one object per image, in input order:
+`{"file": ..., "texts": [{"text", "cosine", "logit", "probability"}, ...]}` or `{"file": ..., "error": ...}`.
 
 `--model M` is a model folder or a Hugging Face id (see `siglip2_min.hub`); without it, the tiny model bundled
 with the package. An unreadable image gets a one-line error naming it on stderr, the other images are still
@@ -124,7 +126,8 @@ def cmd_classify(args):
 def _json_row(result):
     if "labels" not in result:
         return result
-    return {"file": result["file"], "labels": [{"label": l, "probability": p} for l, p in result["labels"]]}
+    # each "labels" list has the shape of HF's zero-shot pipeline output for one image: [{"score", "label"}, ...]
+    return {"file": result["file"], "labels": [{"score": p, "label": l} for l, p in result["labels"]]}
 
 
 def cmd_embed(args):
@@ -177,31 +180,35 @@ def cmd_embed(args):
 def cmd_similarity(args):
     import torch
 
-    from .api import embed_images, embed_texts, image_text_logits, ImageReadError, load_image
+    from .api import embed_images, embed_texts, image_text_logits
 
-    try:
-        image = load_image(args.image)
-    except ImageReadError as err:
-        _error(str(err))
-        return 1
-    loaded = _load(args)
-    if loaded is None:
-        return 1
-    model, processor, _ = loaded
-    image_embeds = embed_images(model, processor, [image], max_num_patches=args.max_patches)  # [1, D]
-    text_embeds = embed_texts(model, processor, args.texts)  # [T, D]
-    cosine = (image_embeds @ text_embeds.T)[0]  # [T]
-    logits = image_text_logits(model, image_embeds, text_embeds)[0]  # [T]
-    probs = torch.sigmoid(logits)  # [T]
-    rows = [{"text": t, "cosine": c, "logit": l, "probability": p}
-            for t, c, l, p in zip(args.texts, cosine.tolist(), logits.tolist(), probs.tolist())]
+    files, failed = _expand(args.images)
+    pairs, errors = _read_images(files)
+    failed += len(errors)
+    rows = {path: {"file": path, "error": message} for path, message in errors.items()}
+    if pairs:
+        loaded = _load(args)
+        if loaded is None:
+            return 1
+        model, processor, _ = loaded
+        image_embeds = embed_images(model, processor, [im for _, im in pairs], max_num_patches=args.max_patches)
+        text_embeds = embed_texts(model, processor, args.texts)  # [T, D]
+        cosine = image_embeds @ text_embeds.T  # [N, D] @ [D, T] -> [N, T]
+        logits = image_text_logits(model, image_embeds, text_embeds)  # [N, T]
+        probs = torch.sigmoid(logits)  # [N, T]
+        for (path, _), c, l, p in zip(pairs, cosine.tolist(), logits.tolist(), probs.tolist()):
+            rows[path] = {"file": path, "texts": [{"text": t, "cosine": ci, "logit": li, "probability": pi}
+                                                  for t, ci, li, pi in zip(args.texts, c, l, p)]}
+    rows = [rows[path] for path in files]  # input order, failures in place
     if args.json:
-        print(json.dumps({"file": args.image, "texts": rows}, indent=2))
+        print(json.dumps(rows, indent=2))
     else:
-        print(f"{'probability':>11}  {'logit':>8}  {'cosine':>7}  text")
-        for r in rows:
-            print(f"{r['probability']:11.4f}  {r['logit']:8.3f}  {r['cosine']:7.4f}  {r['text']}")
-    return 0
+        for row in rows:
+            if "texts" in row:
+                print(f"{row['file']}\n{'probability':>13}  {'logit':>8}  {'cosine':>7}  text")
+                for r in row["texts"]:
+                    print(f"  {r['probability']:11.4f}  {r['logit']:8.3f}  {r['cosine']:7.4f}  {r['text']}")
+    return 1 if failed else 0
 
 
 def cmd_demo(args):
@@ -263,8 +270,8 @@ def build_parser():
     search.add_embed_options(p)
     p.set_defaults(func=cmd_embed)
 
-    p = sub.add_parser("similarity", help="score one image against texts (no template)", description=SIGMOID_NOTE)
-    p.add_argument("image", metavar="IMAGE")
+    p = sub.add_parser("similarity", help="score images against texts (no template)", description=SIGMOID_NOTE)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders searched for images")
     p.add_argument("--texts", nargs="+", required=True, metavar="TEXT")
     p.add_argument("--json", action="store_true")
     common(p)

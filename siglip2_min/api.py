@@ -41,6 +41,11 @@ class LabelScore(NamedTuple):
     label: str
     probability: float  # sigmoid(logit): independent per label, does not sum to 1 over labels
 
+    @property
+    def score(self):
+        """The probability under the name HF's zero-shot pipeline gives it (`{"score", "label"}`)."""
+        return self.probability
+
 
 class ImageReadError(ValueError):
     """An image path that cannot be read as an image; the message names the file."""
