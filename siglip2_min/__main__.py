@@ -19,11 +19,10 @@ processed, and the exit code is 1 when anything failed (2 for a usage error, as 
 """
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
 SIGMOID_NOTE = (
     "Scores are sigmoid probabilities, one independent yes/no per text: they do not sum to 1, and a right answer "
@@ -69,6 +68,19 @@ def _read_images(paths, progress=None):
     return pairs, errors
 
 
+@functools.cache
+def image_suffixes():
+    """Every extension Pillow opens (`PIL.Image.registered_extensions()`: .avif, .heic with a plugin, ...), less its
+    stub formats (BUFR, GRIB, HDF5, WMF), which it can name but not decode without an extra handler."""
+    from PIL import Image, ImageFile
+
+    def decodes(fmt):
+        factory = Image.OPEN.get(fmt, (None,))[0]
+        return factory is not None and not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))
+
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if decodes(fmt))
+
+
 def _expand(inputs):
     """(files, n_failed): files as given; a folder becomes the image files under it (by suffix, recursively,
     sorted by path, hidden ones skipped). A folder without images counts as a failure."""
@@ -80,11 +92,12 @@ def _expand(inputs):
             continue
         found = sorted(
             p for p in path.rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+            if p.suffix.lower() in image_suffixes() and p.is_file()
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         if not found:
-            _error(f"{item}: folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            _error(f"{item}: folder has no image files (none of the {len(image_suffixes())} extensions Pillow opens, "
+                   "such as .png .jpg .webp)")
             failed += 1
         files += [str(p) for p in found]
     return files, failed
@@ -94,7 +107,7 @@ def _expand(inputs):
 
 
 def cmd_classify(args):
-    from .api import zero_shot
+    from .api import Progress, zero_shot
 
     loaded = _load(args)
     if loaded is None:
@@ -102,16 +115,21 @@ def cmd_classify(args):
     model, processor, _ = loaded
     files, failed = _expand(args.images)
     rows = []
+    bar = Progress(len(files), "classify", args.progress, args.batch_size)
     # Read and classify one batch at a time: a long list of large photos never sits in memory at once.
-    for start in range(0, len(files), args.batch_size):
-        chunk = files[start : start + args.batch_size]
-        pairs, errors = _read_images(chunk)
-        failed += len(errors)
-        ranked = iter(zero_shot(model, processor, [im for _, im in pairs], args.labels, args.template,
-                                max_num_patches=args.max_patches, progress=False) if pairs else [])
-        for path in chunk:  # input order, failures in place
-            rows.append({"file": path, "error": errors[path]} if path in errors
-                        else {"file": path, "labels": next(ranked)})
+    try:
+        for start in range(0, len(files), args.batch_size):
+            chunk = files[start : start + args.batch_size]
+            pairs, errors = _read_images(chunk, bar)
+            failed += len(errors)
+            ranked = iter(zero_shot(model, processor, [im for _, im in pairs], args.labels, args.template,
+                                    max_num_patches=args.max_patches, progress=False) if pairs else [])
+            for path in chunk:  # input order, failures in place
+                rows.append({"file": path, "error": errors[path]} if path in errors
+                            else {"file": path, "labels": next(ranked)})
+            bar.update(len(chunk))
+    finally:
+        bar.close()
     if args.json:
         print(json.dumps([_json_row(r) for r in rows], indent=2))
     else:
@@ -230,6 +248,7 @@ def build_parser():
         prog="siglip2-min",
         description="SigLIP2 image-text encoders: zero-shot classification and embeddings. " + SIGMOID_NOTE,
     )
+    parser.add_argument("--version", action="version", version=f"siglip2-min {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p):
@@ -256,6 +275,8 @@ def build_parser():
     p.add_argument("--json", action="store_true",
                    help="print a JSON list, one object per image: file and labels ranked with probabilities, "
                         "or file and error")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress on stderr (default: when stderr is a terminal)")
     common(p)
     p.set_defaults(func=cmd_classify)
 
@@ -279,6 +300,15 @@ def build_parser():
     features.add_parser(sub, common)
     search.add_parser(sub, common)
     return parser
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("siglip2-min")
+    except PackageNotFoundError:  # run from a checkout that was never pip-installed
+        return "(not installed; see pyproject.toml)"
 
 
 def _positive_int(text):
