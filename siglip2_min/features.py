@@ -176,8 +176,8 @@ def add_parser(sub, common):
     p.set_defaults(func=cmd_attention)
 
 
-def _checked_output(args, suffixes, what):
-    """fileio.check_output for --out with one of `suffixes`; None after printing why not."""
+def checked_output(args, suffixes, what):
+    """fileio.check_output for --out with one of `suffixes` (else the error `what`); None after printing why not."""
     from . import fileio
     from .__main__ import _error
 
@@ -197,7 +197,7 @@ def cmd_attention(args):
     from .api import ImageReadError
 
     formats = {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
-    out = _checked_output(args, formats, "name a picture file Pillow can write, e.g. heat.png")
+    out = checked_output(args, formats, "name a picture file Pillow can write, e.g. heat.png")
     if out is None:
         return 2
     try:
@@ -229,7 +229,7 @@ def cmd_embed_patches(args):
     from . import fileio
     from .__main__ import _error, _expand, _load, _read_images
 
-    out = _checked_output(args, {".npz"}, "the output is a .npz file (one array per image); name it *.npz")
+    out = checked_output(args, {".npz"}, "the output is a .npz file (one array per image); name it *.npz")
     if out is None:
         return 2
     layer = -1 if args.layer is None else args.layer
@@ -253,8 +253,8 @@ def cmd_embed_patches(args):
             arrays.update({f"patches_{len(done) + i:05d}": g.numpy() for i, g in enumerate(grids_)})  # [h, w, D]
             done += [p for p, _ in pairs]
     # Plain arrays only (unicode strings for the names): np.load reads the file with allow_pickle=False.
-    fileio.write_file(out, lambda f: np.savez(f, **arrays, paths=np.array(done, dtype=str), layer=np.array(str(layer)),
-                                              model=np.array(str(args.model or folder))), getattr(args, "overwrite", False))
+    names = dict(paths=np.array(done, dtype=str), layer=np.array(str(layer)), model=np.array(str(args.model or folder)))
+    fileio.write_file(out, lambda f: np.savez(f, **arrays, **names), getattr(args, "overwrite", False))
     print(f"wrote the patch features of {len(done)} images (layer {layer}) to {out}"
           + (f" ({failed} failed)" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

@@ -135,25 +135,22 @@ def cmd_embed_texts(args):
     from . import fileio
     from .__main__ import _error, _load
     from .api import embed_texts
+    from .features import checked_output
 
     if args.inputs:
         _error("embed takes images or --texts, not both: run it once for each")
         return 2
-    overwrite = getattr(args, "overwrite", False)  # embed's --overwrite, where __main__ defines one
-    try:
-        if Path(args.out).suffix != ".npz":
-            raise fileio.OutputError(f"--out {args.out}: the output is a .npz file; name it *.npz")
-        fileio.check_output(args.out, overwrite)
-    except fileio.OutputError as err:
-        _error(str(err))
+    out = checked_output(args, {".npz"}, "the output is a .npz file (arrays 'embeddings', 'texts'); name it *.npz")
+    if out is None:
         return 2
     loaded = _load(args)
     if loaded is None:
         return 1
     model, processor, folder = loaded
     embeddings = embed_texts(model, processor, args.texts, batch_size=args.batch_size).numpy()  # [T, D]
-    fileio.write_file(args.out, lambda f: np.savez(f, embeddings=embeddings.astype(np.float32),
-                                                   texts=np.array(args.texts, dtype=str),
-                                                   model=np.array(str(args.model or folder))), overwrite)
+    arrays = dict(embeddings=embeddings.astype(np.float32), texts=np.array(args.texts, dtype=str),
+                  model=np.array(str(args.model or folder)))
+    # embed's --overwrite, where __main__ defines one
+    fileio.write_file(out, lambda f: np.savez(f, **arrays), getattr(args, "overwrite", False))
     print(f"wrote {len(args.texts)} text embeddings of width {embeddings.shape[1]} to {args.out}", file=sys.stderr)
     return 0
