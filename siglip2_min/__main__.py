@@ -154,9 +154,9 @@ def cmd_embed(args):
 
     from .api import Progress, embed_images
 
-    if args.patches or args.texts:  # embed --patches / --texts: siglip2_min/features.py, siglip2_min/search.py
+    if args.patches or args.layer is not None or args.texts:  # siglip2_min/features.py, siglip2_min/search.py
         from . import features, search
-        return features.cmd_embed_patches(args) if args.patches else search.cmd_embed_texts(args)
+        return search.cmd_embed_texts(args) if args.texts else features.cmd_embed_patches(args)
     if not args.inputs:
         _error("embed: give images or folders (or --texts TEXT ...)")
         return 2

@@ -229,6 +229,9 @@ def cmd_embed_patches(args):
     from . import fileio
     from .__main__ import _error, _expand, _load, _read_images
 
+    if not args.patches:
+        _error("--layer applies to embed --patches only")
+        return 2
     out = checked_output(args, {".npz"}, "the output is a .npz file (one array per image); name it *.npz")
     if out is None:
         return 2

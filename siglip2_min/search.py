@@ -137,8 +137,8 @@ def cmd_embed_texts(args):
     from .api import embed_texts
     from .features import checked_output
 
-    if args.inputs:
-        _error("embed takes images or --texts, not both: run it once for each")
+    if args.inputs or args.patches or args.layer is not None:
+        _error("embed --texts takes no images, --patches or --layer: run embed once for images, once for texts")
         return 2
     out = checked_output(args, {".npz"}, "the output is a .npz file (arrays 'embeddings', 'texts'); name it *.npz")
     if out is None:

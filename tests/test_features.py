@@ -207,6 +207,8 @@ def test_embed_patches_writes_one_grid_per_readable_image_in_order(folder, tmp_p
     assert main(["embed", "--patches", str(paths[0]), "--layer", "7", "--model", str(folder),
                  "--out", str(tmp_path / "other.npz")]) == 2
     assert "2 blocks" in capsys.readouterr().err
+    assert main(["embed", str(paths[0]), "--layer", "-2", "--model", str(folder), "--out", str(tmp_path / "o.npz")]) == 2
+    assert "--patches only" in capsys.readouterr().err
 
 
 def test_attention_command_draws_the_map_over_the_image(folder, tmp_path, capsys):

@@ -79,7 +79,7 @@ def test_embed_texts_writes_the_unit_embeddings_hf_computes(store, tmp_path, cap
     assert_close("embed --texts vs HF", stored["embeddings"], hf, atol=1e-5)  # fp32, different kernels
     assert main(["embed", "--texts", "x", "--model", str(folder), "--out", str(out)]) == 2, "no silent overwrite"
     assert main(["embed", str(out), "--texts", "x", "--model", str(folder), "--out", str(tmp_path / "b.npz")]) == 2
-    assert "not both" in capsys.readouterr().err
+    assert "takes no images" in capsys.readouterr().err
 
 
 def test_search_refuses_a_model_other_than_the_one_that_made_the_file(store, tmp_path, capsys):
