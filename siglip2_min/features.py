@@ -93,7 +93,8 @@ class AttentionMap(NamedTuple):
 
 
 def probe_attention(head, x):
-    """Softmax weights [H, n] of the MAP head's probe over valid post-LN patches x [n, D] (eager, in fp32)."""
+    """Softmax weights [H, n] of the MAP head's probe over valid post-LN patches x [n, D], the formula written out
+    (layers.multi_head_attention, eager path) with the softmax in fp32."""
     H = head.attention.num_heads
     wq, wk, _ = head.attention.in_proj_weight.chunk(3)  # 3 x [D, D]: q, k, v rows
     bq, bk, _ = head.attention.in_proj_bias.chunk(3)  # 3 x [D]
