@@ -1,9 +1,12 @@
-"""The `siglip2-min` command line: demo, classify, embed, similarity. Also `python -m siglip2_min`.
+"""The `siglip2-min` command line: demo, classify, embed, similarity (and search, attention: search.py, features.py).
+Also `python -m siglip2_min`.
 
     siglip2-min demo                                       # draws shapes, classifies them with the bundled model
     siglip2-min classify a.png b.jpg --labels cat dog      # ranked labels per image, sigmoid probabilities
     siglip2-min embed photos/ --out emb.npz                # unit-length image embeddings, for scripts
     siglip2-min similarity a.png b.png --texts "a cat" "a dog"   # one score per image and text
+    siglip2-min search emb.npz "a red car"                 # stored images ranked against a text
+    siglip2-min attention a.png --out heat.png             # the MAP probe's attention drawn over the image
 
 Output for scripts: `classify --json` prints a JSON list with one object per input, in input order:
 `{"file": ..., "labels": [{"score": ..., "label": ...}, ...]}` best first (HF's zero-shot pipeline shape; the score is
