@@ -6,6 +6,7 @@
 """
 
 from .api import LabelScore, embed_images, embed_texts, image_text_logits, zero_shot
+from .features import AttentionMap, attention_map, patch_features
 from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig, from_hf_config
 from .loss import chunked_sigmoid_loss, distributed_sigmoid_loss, sigmoid_loss
 from .model import ImageClassifier, SigLIP2, SigLIP2Output, param_count
@@ -20,4 +21,5 @@ __all__ = [
     "SigLIP2", "SigLIP2Output", "ImageClassifier", "CheckpointError", "load_model",
     "Processor", "load_processor", "Tokenizer",
     "zero_shot", "embed_images", "embed_texts", "image_text_logits", "LabelScore", "resolve_model",
+    "patch_features", "attention_map", "AttentionMap",
 ]

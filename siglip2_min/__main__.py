@@ -1,16 +1,21 @@
-"""The `siglip2-min` command line: demo, classify, embed, similarity. Also `python -m siglip2_min`.
+"""The `siglip2-min` command line: demo, classify, embed, similarity (and search, attention: search.py, features.py).
+Also `python -m siglip2_min`.
 
     siglip2-min demo                                       # draws shapes, classifies them with the bundled model
     siglip2-min classify a.png b.jpg --labels cat dog      # ranked labels per image, sigmoid probabilities
     siglip2-min embed photos/ --out emb.npz                # unit-length image embeddings, for scripts
-    siglip2-min similarity a.png --texts "a cat" "a dog"   # one score per text
+    siglip2-min similarity a.png b.png --texts "a cat" "a dog"   # one score per image and text
+    siglip2-min search emb.npz "a red car"                 # stored images ranked against a text
+    siglip2-min attention a.png --out heat.png             # the MAP probe's attention drawn over the image
 
 Output for scripts: `classify --json` prints a JSON list with one object per input, in input order:
-`{"file": ..., "labels": [{"label": ..., "probability": ...}, ...]}` best first, or `{"file": ..., "error": ...}`.
+`{"file": ..., "labels": [{"score": ..., "label": ...}, ...]}` best first (HF's zero-shot pipeline shape; the score is
+the sigmoid probability), or `{"file": ..., "error": ...}`.
 `embed --out FILE.npz` writes `embeddings` [N, D] float32 (unit length) and `paths` [N] (the images read, in
 order; unreadable ones are left out) and `model`; `np.load(FILE)` reads it without pickle. It never replaces an
 existing file unless `--overwrite` is given, and writes nothing when no input could be read.
-`similarity --json` prints `{"file": ..., "texts": [{"text", "cosine", "logit", "probability"}, ...]}`.
+`similarity --json` prints a list with one object per image, in input order:
+`{"file": ..., "texts": [{"text", "cosine", "logit", "probability"}, ...]}` or `{"file": ..., "error": ...}`.
 With `--json`, stdout is valid JSON on every path: an error that stops the command prints `{"error": ...}`.
 
 `--model M` is a model folder or a Hugging Face id (see `siglip2_min.hub`); without it, the tiny model bundled
@@ -50,7 +55,7 @@ def _print_json(value):
 def cmd_classify(args):
     import torch
 
-    from .api import apply_template, check_labels, embed_images, embed_texts, image_text_logits, rank_labels
+    from .api import Progress, apply_template, check_labels, embed_images, embed_texts, image_text_logits, rank_labels
 
     labels = check_labels(args.labels)  # usage errors first, before the model is loaded
     prompts = [apply_template(args.template, label) for label in labels]
@@ -58,19 +63,24 @@ def cmd_classify(args):
     files, failed = cli.expand(args.images)
     text_embeds = embed_texts(model, processor, prompts, progress=False)  # [T, D], once for every image
     rows = []
+    bar = Progress(len(files), "classify", args.progress, args.batch_size)
     # Read and embed one batch at a time: a long list of large photos never sits in memory at once.
-    for start in range(0, len(files), args.batch_size):
-        chunk = files[start : start + args.batch_size]
-        pairs, errors = cli.read_images(chunk)
-        failed += len(errors)
-        ranked = iter([])
-        if pairs:
-            image_embeds = embed_images(model, processor, [im for _, im in pairs], batch_size=args.batch_size,
-                                        max_num_patches=args.max_patches, progress=False)  # [B, D]
-            ranked = iter(rank_labels(labels, torch.sigmoid(image_text_logits(model, image_embeds, text_embeds))))
-        for path in chunk:  # input order, failures in place
-            rows.append({"file": path, "error": errors[path]} if path in errors
-                        else {"file": path, "labels": next(ranked)})
+    try:
+        for start in range(0, len(files), args.batch_size):
+            chunk = files[start : start + args.batch_size]
+            pairs, errors = cli.read_images(chunk, bar)
+            failed += len(errors)
+            ranked = iter([])
+            if pairs:
+                image_embeds = embed_images(model, processor, [im for _, im in pairs], batch_size=args.batch_size,
+                                            max_num_patches=args.max_patches, progress=False)  # [B, D]
+                ranked = iter(rank_labels(labels, torch.sigmoid(image_text_logits(model, image_embeds, text_embeds))))
+            for path in chunk:  # input order, failures in place
+                rows.append({"file": path, "error": errors[path]} if path in errors
+                            else {"file": path, "labels": next(ranked)})
+            bar.update(len(chunk))
+    finally:
+        bar.close()
     if args.json:
         _print_json([_json_row(r) for r in rows])
     else:
@@ -85,7 +95,8 @@ def cmd_classify(args):
 def _json_row(result):
     if "labels" not in result:
         return result
-    return {"file": result["file"], "labels": [{"label": l, "probability": p} for l, p in result["labels"]]}
+    # each "labels" list has the shape of HF's zero-shot pipeline output for one image: [{"score", "label"}, ...]
+    return {"file": result["file"], "labels": [{"score": p, "label": l} for l, p in result["labels"]]}
 
 
 def cmd_embed(args):
@@ -95,6 +106,11 @@ def cmd_embed(args):
     from .api import Progress, embed_images
     from .fileio import check_output, write_file
 
+    if args.patches or args.layer is not None or args.texts:  # siglip2_min/features.py, siglip2_min/search.py
+        from . import features, search
+        return search.cmd_embed_texts(args) if args.texts else features.cmd_embed_patches(args)
+    if not args.inputs:
+        raise cli.UsageError("embed: give images or folders (or --texts TEXT ...)")
     if Path(args.out).suffix != ".npz":
         raise cli.UsageError(f"--out {args.out}: the output is a .npz file (numpy arrays 'embeddings' and 'paths'); "
                          "name it *.npz")
@@ -130,30 +146,32 @@ def cmd_embed(args):
 def cmd_similarity(args):
     import torch
 
-    from .api import embed_images, embed_texts, image_text_logits, ImageReadError, load_image
+    from .api import embed_images, embed_texts, image_text_logits
 
-    try:
-        image = load_image(args.image)
-    except ImageReadError as err:
-        cli.error(str(err))
-        if args.json:
-            _print_json({"file": args.image, "error": str(err)})
-        return EXIT_FAILED
-    model, processor, _ = cli.load(args)
-    image_embeds = embed_images(model, processor, [image], max_num_patches=args.max_patches)  # [1, D]
-    text_embeds = embed_texts(model, processor, args.texts)  # [T, D]
-    cosine = (image_embeds @ text_embeds.T)[0]  # [T]
-    logits = image_text_logits(model, image_embeds, text_embeds)[0]  # [T]
-    probs = torch.sigmoid(logits)  # [T]
-    rows = [{"text": t, "cosine": c, "logit": l, "probability": p}
-            for t, c, l, p in zip(args.texts, cosine.tolist(), logits.tolist(), probs.tolist())]
+    files, failed = cli.expand(args.images)
+    pairs, errors = cli.read_images(files)
+    failed += len(errors)
+    rows = {path: {"file": path, "error": message} for path, message in errors.items()}
+    if pairs:
+        model, processor, _ = cli.load(args)
+        image_embeds = embed_images(model, processor, [im for _, im in pairs], max_num_patches=args.max_patches)
+        text_embeds = embed_texts(model, processor, args.texts)  # [T, D]
+        cosine = image_embeds @ text_embeds.T  # [N, D] @ [D, T] -> [N, T]
+        logits = image_text_logits(model, image_embeds, text_embeds)  # [N, T]
+        probs = torch.sigmoid(logits)  # [N, T]
+        for (path, _), c, l, p in zip(pairs, cosine.tolist(), logits.tolist(), probs.tolist()):
+            rows[path] = {"file": path, "texts": [{"text": t, "cosine": ci, "logit": li, "probability": pi}
+                                                  for t, ci, li, pi in zip(args.texts, c, l, p)]}
+    rows = [rows[path] for path in files]  # input order, failures in place
     if args.json:
-        _print_json({"file": args.image, "texts": rows})
+        _print_json(rows)
     else:
-        print(f"{'probability':>11}  {'logit':>8}  {'cosine':>7}  text")
-        for r in rows:
-            print(f"{r['probability']:11.4f}  {r['logit']:8.3f}  {r['cosine']:7.4f}  {r['text']}")
-    return EXIT_OK
+        for row in rows:
+            if "texts" in row:
+                print(f"{row['file']}\n{'probability':>13}  {'logit':>8}  {'cosine':>7}  text")
+                for r in row["texts"]:
+                    print(f"  {r['probability']:11.4f}  {r['logit']:8.3f}  {r['cosine']:7.4f}  {r['text']}")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_demo(args):
@@ -169,10 +187,13 @@ def cmd_demo(args):
 
 
 def build_parser():
+    from . import features, search
+
     parser = argparse.ArgumentParser(
         prog="siglip2-min",
         description="SigLIP2 image-text encoders: zero-shot classification and embeddings. " + SIGMOID_NOTE,
     )
+    parser.add_argument("--version", action="version", version=f"siglip2-min {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p):
@@ -203,26 +224,41 @@ def build_parser():
     p.add_argument("--json", action="store_true",
                    help="print a JSON list, one object per image: file and labels ranked with probabilities, "
                         "or file and error")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress on stderr (default: when stderr is a terminal)")
     common(p)
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("embed", help="write unit-length image embeddings to a .npz file")
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="images, or folders searched for images")
+    p.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR", help="images, or folders searched for images")
     p.add_argument("--out", required=True, metavar="FILE.npz",
                    help="arrays 'embeddings' [N, D] float32 and 'paths' [N] (the images that were read, in order)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
     common(p)
+    features.add_embed_options(p)
+    search.add_embed_options(p)
     p.set_defaults(func=cmd_embed)
 
-    p = sub.add_parser("similarity", help="score one image against texts (no template)", description=SIGMOID_NOTE)
-    p.add_argument("image", metavar="IMAGE")
+    p = sub.add_parser("similarity", help="score images against texts (no template)", description=SIGMOID_NOTE)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders searched for images")
     p.add_argument("--texts", nargs="+", required=True, metavar="TEXT")
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_similarity)
+    features.add_parser(sub, common)
+    search.add_parser(sub, common)
     return parser
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("siglip2-min")
+    except PackageNotFoundError:  # run from a checkout that was never pip-installed
+        return "(not installed; see pyproject.toml)"
 
 
 def main(argv=None):

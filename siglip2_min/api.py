@@ -42,6 +42,11 @@ class LabelScore(NamedTuple):
     label: str
     probability: float  # sigmoid(logit): independent per label, does not sum to 1 over labels
 
+    @property
+    def score(self):
+        """The probability under the name HF's zero-shot pipeline gives it (`{"score", "label"}`)."""
+        return self.probability
+
 
 def load_image(image):
     """A Pillow RGB image from a Pillow image, a uint8 numpy array or a path: `naflex.to_rgb`, the processor's own

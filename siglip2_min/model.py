@@ -92,6 +92,39 @@ class SigLIP2(nn.Module):
             out.loss = sigmoid_loss(image, text, self.logit_scale, self.logit_bias)
         return out
 
+    # HF's names, for code written against transformers 5 (`Siglip2Model.get_image_features` / `get_text_features`):
+    # the tower's last hidden states and its pooled output before normalisation, as `BaseModelOutputWithPooling`.
+    def get_image_features(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None,
+                           output_hidden_states=False):
+        """`TowerOutput`: last_hidden_state [B, N, D] after the post-LN, pooler_output [B, E] (not normalised)."""
+        pooled, inter = self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes, return_intermediates=True)
+        depth = self.config.vision.num_hidden_layers
+        return TowerOutput(inter["vision.post_layernorm"], pooled,
+                           _hidden_states(inter, "vision", depth) if output_hidden_states else None)
+
+    def get_text_features(self, input_ids, attention_mask=None, output_hidden_states=False):
+        """`TowerOutput`: last_hidden_state [T, L, Dt] after the final LN, pooler_output [T, E] (not normalised)."""
+        if attention_mask is not None:
+            raise ValueError("attention_mask: SigLIP text towers are trained and run without one (they pool the last "
+                             "of 64 positions, padding included); pass input_ids only")
+        pooled, inter = self.encode_text(input_ids, return_intermediates=True)
+        depth = self.config.text.num_hidden_layers
+        return TowerOutput(inter["text.final_layer_norm"], pooled,
+                           _hidden_states(inter, "text", depth) if output_hidden_states else None)
+
+
+@dataclass
+class TowerOutput:
+    """HF's `BaseModelOutputWithPooling` fields for one tower."""
+
+    last_hidden_state: torch.Tensor  # [B, N, D] image patches, or [T, L, Dt] text tokens
+    pooler_output: torch.Tensor  # [B, E] or [T, E], before L2 normalisation
+    hidden_states: tuple | None = None  # embeddings, then each block's output (HF's order), when asked for
+
+
+def _hidden_states(intermediates, tower, depth):
+    return (intermediates[f"{tower}.embeddings"],) + tuple(intermediates[f"{tower}.block{i:02d}"] for i in range(depth))
+
 
 class ImageClassifier(nn.Module):
     """HF `Siglip2ForImageClassification`: the vision tower, mean-pooled over valid patches, then a Linear.

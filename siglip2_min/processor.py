@@ -35,6 +35,9 @@ class Processor:
 
     Keys: `pixel_values` [B, N, P] float32, `pixel_attention_mask` [B, N] int32, `spatial_shapes` [B, 2] int64
     (only when images are given), `input_ids` [T, 64] int64 (only when text is given).
+
+    HF's keywords are accepted where they ask for what this processor does anyway (`check_hf_options`):
+    `return_tensors="pt"`, `padding="max_length"`, `max_length=64`, `truncation=True`.
     """
 
     def __init__(
@@ -67,7 +70,9 @@ class Processor:
             self._tokenizer = Tokenizer(self.tokenizer_path, length=self.text_length)
         return self._tokenizer
 
-    def __call__(self, images=None, text=None, max_num_patches=None, patch_size=None):
+    def __call__(self, images=None, text=None, max_num_patches=None, patch_size=None, *, return_tensors=None,
+                 padding="max_length", max_length=None, truncation=True):
+        check_hf_options(return_tensors, padding, max_length, truncation, self.text_length)
         if images is None and text is None:
             raise ValueError("nothing to process: pass images=..., text=... or both")
         out = {}
@@ -229,3 +234,24 @@ def _read_json(path):
     if not isinstance(value, dict):
         raise CheckpointError(f"{path}: expected a JSON object {{...}}, got {type(value).__name__}")
     return value
+
+
+def check_hf_options(return_tensors, padding, max_length, truncation, text_length=TEXT_LENGTH):
+    """Accept HF processor keywords that ask for what this processor always does; refuse the others with the reason.
+
+    It always returns torch tensors, pads every text to `text_length` (64) tokens and truncates longer ones: the
+    text tower pools its last position and was trained at exactly that length, so other padding ruins the scores.
+    """
+    if return_tensors not in (None, "pt"):
+        raise ValueError(f"return_tensors={return_tensors!r}: this processor returns torch tensors only "
+                         "(return_tensors='pt'); call .numpy() on them for numpy")
+    if padding != "max_length":
+        raise ValueError(f"padding={padding!r}: SigLIP2 texts are always padded to max_length ({text_length} tokens); "
+                         "the model pools the last position, so padding=True (to the longest text) or no padding "
+                         "silently ruins the scores (docs/tokenizer-contract.md)")
+    if max_length not in (None, text_length):
+        raise ValueError(f"max_length={max_length!r}: the text tower has exactly {text_length} positions and was "
+                         f"trained at that length; use max_length={text_length} or leave it out")
+    if truncation is not True:
+        raise ValueError(f"truncation={truncation!r}: a text over {text_length - 1} pieces is always cut to its "
+                         f"first {text_length - 1} pieces plus EOS; the model has no room for more")

@@ -18,6 +18,7 @@ Letters: T texts, L = 64 tokens per text.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,7 @@ class Tokenizer:
         single = isinstance(texts, str)
         texts = _as_text_list(texts)
         pieces = self.sp.encode([lowercase(t) for t in texts])  # no BOS, no EOS: SentencePiece's defaults
+        warn_truncated(texts, pieces, self.length)
         out = [ids[: self.length - 1] + [EOS_ID] for ids in pieces]  # sticky EOS: truncate, then EOS
         return out[0] if single else out
 
@@ -154,6 +156,20 @@ class Tokenizer:
                 raise ValueError(f"token id {bad[0]} is outside the vocabulary of {self.vocab_size}")
             texts.append(self.sp.decode([i for i in row if i != PAD_ID]))
         return texts[0] if array.ndim == 1 else texts
+
+
+class TextTruncatedWarning(UserWarning):
+    """A text had more pieces than fit before EOS and was cut; the model never sees the rest."""
+
+
+def warn_truncated(texts, pieces, length):
+    """One warning per call naming the texts longer than `length - 1` pieces (the checkpoints cut them silently)."""
+    cut = [(text, len(ids)) for text, ids in zip(texts, pieces) if len(ids) > length - 1]
+    if cut:
+        named = "; ".join(f"{text[:60]!r}{'...' if len(text) > 60 else ''} ({n} pieces)" for text, n in cut[:3])
+        more = f" and {len(cut) - 3} more" if len(cut) > 3 else ""
+        warnings.warn(f"{len(cut)} text(s) over {length - 1} pieces cut to the first {length - 1} plus EOS, so the "
+                      f"model does not see the rest: {named}{more}", TextTruncatedWarning, stacklevel=3)
 
 
 def _as_text_list(texts):

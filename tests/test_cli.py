@@ -57,7 +57,7 @@ def test_classify_json_ranks_labels_and_reports_unreadable_files(tiny, pictures,
     expected = api.zero_shot(model, processor, good, ["red", "blue", "green"])
     for row, ranked in zip([rows[0], rows[2]], expected):
         assert [e["label"] for e in row["labels"]] == [label for label, _ in ranked]
-        assert_close("cli probabilities", [e["probability"] for e in row["labels"]], [p for _, p in ranked],
+        assert_close("cli probabilities", [e["score"] for e in row["labels"]], [p for _, p in ranked],
                      atol=1e-7)
 
 
@@ -81,7 +81,7 @@ def test_max_patches_changes_the_patch_budget(tiny, pictures, capsys):
     main(["classify", path, "--labels", "red", "blue", "--model", str(folder), "--max-patches", "4", "--json"])
     got = json.loads(capsys.readouterr().out)[0]["labels"]
     want = api.zero_shot(model, processor, [path], ["red", "blue"], max_num_patches=4)[0]
-    assert_close("--max-patches 4", [e["probability"] for e in got], [p for _, p in want], atol=1e-7)
+    assert_close("--max-patches 4", [e["score"] for e in got], [p for _, p in want], atol=1e-7)
     default = api.zero_shot(model, processor, [path], ["red", "blue"])[0]
     assert abs(dict(default)["red"] - dict(want)["red"]) > 1e-6  # 4 patches is a different input than 16
 
@@ -123,7 +123,7 @@ def test_similarity_reports_cosine_logit_and_sigmoid(tiny, pictures, capsys):
     texts = ["a red picture", "a blue picture"]
     code = main(["similarity", str(pictures / "b_red.png"), "--texts", *texts, "--model", str(folder), "--json"])
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)["texts"]
+    rows = json.loads(capsys.readouterr().out)[0]["texts"]
     assert [r["text"] for r in rows] == texts
     scale, bias = model.logit_scale.exp().item(), model.logit_bias.item()
     for r in rows:

@@ -214,7 +214,7 @@ def test_json_is_valid_on_error_paths(folder, image, tmp_path, capsys):
     code, out, err = cli(capsys, "classify", image, "--labels", "cat", "cat", "--model", folder, "--json")
     assert code == 2 and "distinct" in json.loads(out)["error"]
     code, out, _ = cli(capsys, "similarity", tmp_path / "missing.png", "--texts", "x", "--model", folder, "--json")
-    assert code == 1 and "no such file" in json.loads(out)["error"]
+    assert code == 1 and "no such file" in json.loads(out)[0]["error"]  # one row per image, as classify
     code, out, _ = cli(capsys, "classify", tmp_path / "missing.png", image, "--labels", "a", "b", "--model", folder,
                        "--json")
     rows = json.loads(out)

@@ -20,6 +20,9 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from siglip2_min.naflex import preprocess, target_size, unpatchify  # noqa: E402
 from siglip2_min.vision import resize_position_table, resize_weights  # noqa: E402
+from siglip2_min import load_model, load_processor  # noqa: E402
+from siglip2_min.demo import DRAWINGS, draw  # noqa: E402
+from siglip2_min.features import attention_map, overlay  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 PATCH = 16
@@ -182,11 +185,47 @@ def fig_resize_weights(out):
     plt.close(fig)
 
 
+def shape_share(model, processor, image):
+    """(attention map, share of the head-mean attention on patches the shape touches, share of such patches)."""
+    amap = attention_map(model, processor, image)
+    pixel_values = processor(images=[image])["pixel_values"][0]  # [N, p*p*3] in [-1, 1]; white is 1
+    h, w = amap.mean.shape
+    touched = (pixel_values[: h * w] < 0.9).any(dim=1).reshape(h, w)  # [h, w] patches with any shape pixel
+    return amap, float(amap.mean[touched].sum()), float(touched.float().mean())
+
+
+def fig_attention_map(out):
+    """The bundled model's MAP probe over the demo's drawn shapes: head mean per shape, then each head for one."""
+    model, processor = load_model(), load_processor()
+    images = [draw(colour, shape, size) for colour, shape, size in DRAWINGS]
+    fig, axes = plt.subplots(2, len(images), figsize=(15, 6.4), dpi=DPI)
+    for ax, (colour, shape, _), image in zip(axes[0], DRAWINGS, images):
+        amap, on_shape, area = shape_share(model, processor, image)
+        ax.imshow(overlay(image, amap.mean))
+        ax.set_title(f"{colour} {shape}: {100 * on_shape:.0f}% of the attention\non the {100 * area:.0f}% of "
+                     "patches the shape touches", fontsize=9)
+    amap = attention_map(model, processor, images[3])
+    axes[1, 0].imshow(images[3])
+    axes[1, 0].set_title("input", fontsize=9)
+    for k, ax in enumerate(axes[1, 1:]):
+        if k < len(amap.heads):
+            ax.imshow(overlay(images[3], amap.heads[k]))
+            ax.set_title(f"head {k} (max {float(amap.heads[k].max()):.3f})", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle("Where the pooled embedding comes from: the MAP probe's attention (attention_map) of the bundled "
+                 "model; top: mean of the heads, bottom: each head", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out / "attention_map.png")
+    plt.close(fig)
+
+
 FIGURES_MADE = {
     "naflex_budgets.png": fig_budgets,
     "naflex_aspect.png": fig_aspect,
     "position_table_resize.png": fig_position_table,
     "resize_weights.png": fig_resize_weights,
+    "attention_map.png": fig_attention_map,
 }
 
 
