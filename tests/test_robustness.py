@@ -185,14 +185,14 @@ def test_golden_files_are_written_whole_or_not_at_all(tmp_path):
     spec = importlib.util.spec_from_file_location("make_golden", REPO / "tests" / "golden" / "make_golden.py")
     make_golden = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_golden)
-    monkey_repo = tmp_path / "golden.json"
-    monkey_repo.write_text('{"old": 1}')
+    target = tmp_path / "golden.json"
+    target.write_text('{"old": 1}')
     make_golden.REPO = tmp_path  # `write` prints the path relative to REPO
     with pytest.raises(ValueError):  # NaN is not JSON: refused before the old file is touched
-        make_golden.write(monkey_repo, {"logits": float("nan")})
-    assert monkey_repo.read_text() == '{"old": 1}' and os.listdir(tmp_path) == ["golden.json"]
-    make_golden.write(monkey_repo, {"logits": 1.5})
-    assert json.loads(monkey_repo.read_text()) == {"logits": 1.5}
+        make_golden.write(target, {"logits": float("nan")})
+    assert target.read_text() == '{"old": 1}' and os.listdir(tmp_path) == ["golden.json"]
+    make_golden.write(target, {"logits": 1.5})
+    assert json.loads(target.read_text()) == {"logits": 1.5}
 
 
 # --- the command line: one line, exit 2, before any work -----------------------------------------------------------
