@@ -40,8 +40,9 @@ SIGMOID_NOTE = (
     "at 0.2 is normal for the published checkpoints (calibration of the sigmoid loss, not a bug)."
 )
 
-# What a user's mistake raises (a bad file, value, path or setup), printed as one line with exit code 2. Anything
-# else is a bug in this package and keeps its traceback. RuntimeError covers torch's (a device, out of memory).
+# What a user's mistake raises (a bad file, value, path or setup), printed as one line with exit code 2.
+# RuntimeError covers torch's (a device, out of memory). Anything else is unexpected (a bug, or a malformed file no
+# check foresaw): one line too, marked as unexpected; --debug shows the traceback.
 USER_ERRORS = (OSError, ValueError, TypeError, ArithmeticError, RuntimeError, MemoryError)
 
 

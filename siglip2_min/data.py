@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .checks import check_int
+
 SHAPES = ("circle", "square", "triangle", "star", "cross")
 
 # Each colour is drawn by mixing two of its anchors and jittering a little, so the model sees a range of shades
@@ -93,10 +95,7 @@ def sample(index, split="train", seed=0, colour=None, name_colour=True):
         raise ValueError(f"colour must be one of {list(COLOURS)} or None, got {colour!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
-    if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-        raise TypeError(f"index must be an integer, got {type(index).__name__}")
-    if index < 0:
-        raise ValueError(f"index must be non-negative, got {index}")
+    check_int(index, "index", minimum=0)
     # Training samples come in blocks of 5 consecutive indices that share everything (image size, background,
     # colour, size, position, caption phrasing) except the shape, one of each. Colour and position are learned
     # in a few steps, but shape, which needs the spatial layout of several patches, is not: such "minimal pairs"

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .naflex import BILINEAR, check_limits, pixel_lut, preprocess
-from .tokenizer import TEXT_LENGTH, Tokenizer
+from .tokenizer import MAX_TEXT_LENGTH, TEXT_LENGTH, Tokenizer
 from .hub import resolve_model
 from .weights import CheckpointError
 
@@ -121,7 +121,7 @@ def load_processor(path=None, num_threads=None):
     config, pre = _read_json(config_file), _read_json(pre_file)
     vision = _get(config, "vision_config", {}, dict, config_file)
     text_length = _get(_get(config, "text_config", {}, dict, config_file), "max_position_embeddings", TEXT_LENGTH,
-                       int, config_file)
+                       lambda v: _is(v, int) and v <= MAX_TEXT_LENGTH, config_file)
 
     kind = _get(pre, "image_processor_type", None, str, pre_file)
     model_type = _get(config, "model_type", "siglip2", str, config_file)
@@ -203,8 +203,11 @@ def _channels(value):
     )
 
 
+# What each check (or key) expects, for the message.
 _EXPECTED = {int: "an integer >= 1", str: "a string", dict: "an object", bool: "true or false",
-             _positive: "a finite number > 0", _channels: "a finite number or a list of 1 or 3 of them"}
+             _positive: "a finite number > 0", _channels: "a finite number or a list of 1 or 3 of them",
+             "image_std": "finite numbers > 0 (it divides every pixel: 0 gives NaN scores)",
+             "max_position_embeddings": f"an integer from 1 to {MAX_TEXT_LENGTH}"}
 
 
 def _get(mapping, key, default, check, file):
@@ -216,9 +219,7 @@ def _get(mapping, key, default, check, file):
     value = mapping[key]
     ok = _is(value, check) if isinstance(check, type) else check(value)
     if not ok:
-        expected = _EXPECTED.get(check, "a valid value")
-        if key == "image_std":
-            expected = "finite numbers > 0 (it divides every pixel: 0 gives NaN scores)"
+        expected = _EXPECTED.get(key, _EXPECTED.get(check, "a valid value"))
         raise CheckpointError(f"{file}: {key} must be {expected}, got {value!r}")
     return value
 

@@ -27,6 +27,7 @@ import torch
 from .checks import check_int
 
 TEXT_LENGTH = 64  # the text tower's position table: every checkpoint was trained on exactly 64 tokens
+MAX_TEXT_LENGTH = 1024  # 16x that: a length read from a config file is checked against it before any allocation
 PAD_ID = 0
 EOS_ID = 1
 
@@ -109,6 +110,9 @@ class Tokenizer:
             raise FileNotFoundError(f"SentencePiece model not found: {path} (a SigLIP2 checkpoint ships tokenizer.model)")
         self.path = path
         self.length = check_int(length, "length")
+        if length > MAX_TEXT_LENGTH:
+            raise ValueError(f"length {length} is above the limit of {MAX_TEXT_LENGTH} tokens (SigLIP2 uses "
+                             f"{TEXT_LENGTH}); each text is padded to it")
         try:
             self.sp = sentencepiece.SentencePieceProcessor(model_file=os.fspath(path))
         except (RuntimeError, OSError) as err:  # sentencepiece's errors for a corrupt, empty or unreadable file

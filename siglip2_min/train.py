@@ -30,9 +30,9 @@ from . import data
 from .api import DEFAULT_TEMPLATE, Progress, apply_template, embed_images, embed_texts
 from .checks import arg_float, arg_int
 from .config import PRESETS, to_hf_config
+from .fileio import OutputError, check_output, output_folder
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2
-from .fileio import OutputError, check_output, output_folder
 from .processor import load_processor
 from .tokenizer import HF_TOKENIZER_CONFIG, PAD_ID, train_sentencepiece
 

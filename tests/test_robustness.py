@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,14 @@ REPO = Path(__file__).resolve().parents[1]
 def folder(tmp_path_factory):
     """A complete random-weight model folder (patch 4, 16 patches), never modified: copy it to change a file."""
     return make_model_folder(tmp_path_factory.mktemp("tiny"))[0]
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """An image file shared by the property tests, never modified."""
+    path = tmp_path_factory.mktemp("photo") / "blue.png"
+    Image.new("RGB", (20, 30), "blue").save(path)
+    return path
 
 
 @pytest.fixture()
@@ -175,14 +184,14 @@ def test_golden_files_are_written_whole_or_not_at_all(tmp_path):
     spec = importlib.util.spec_from_file_location("make_golden", REPO / "tests" / "golden" / "make_golden.py")
     make_golden = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_golden)
-    monkey_repo = tmp_path / "golden.json"
-    monkey_repo.write_text('{"old": 1}')
+    target = tmp_path / "golden.json"
+    target.write_text('{"old": 1}')
     make_golden.REPO = tmp_path  # `write` prints the path relative to REPO
     with pytest.raises(ValueError):  # NaN is not JSON: refused before the old file is touched
-        make_golden.write(monkey_repo, {"logits": float("nan")})
-    assert monkey_repo.read_text() == '{"old": 1}' and os.listdir(tmp_path) == ["golden.json"]
-    make_golden.write(monkey_repo, {"logits": 1.5})
-    assert json.loads(monkey_repo.read_text()) == {"logits": 1.5}
+        make_golden.write(target, {"logits": float("nan")})
+    assert target.read_text() == '{"old": 1}' and os.listdir(tmp_path) == ["golden.json"]
+    make_golden.write(target, {"logits": 1.5})
+    assert json.loads(target.read_text()) == {"logits": 1.5}
 
 
 # --- the command line: one line, exit 2, before any work -----------------------------------------------------------
@@ -208,6 +217,25 @@ def test_classify_usage_errors_are_one_line(args, words, folder, image, capsys, 
     assert code == 2 and out == ""
     one_error_line(err, *words)
     assert time.monotonic() - start < 30  # a budget of 1e8 is refused, not allocated
+
+
+OPTIONS = ["--labels", "--template", "--top", "--max-patches", "--batch-size", "--device", "--dtype", "--json", "--model"]
+VALUES = ["cat", "", "{}", "0", "-1", "2", "4096", "99999", "nan", "cpu", "cuda", "float16", "a \udcff", "{} {}"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(argv=st.lists(st.sampled_from(OPTIONS + VALUES), max_size=8))
+def test_any_classify_command_line_ends_in_0_1_or_2_without_a_traceback(argv, folder, photo):
+    # Labels first (the drawn options may replace them) so most runs reach the model; the model is named last so
+    # that every run loads the small random one. argparse's own usage errors count too.
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["classify", str(photo), "--labels", "cat", "dog", *argv, "--model", str(folder)])
+    assert code in (0, 1, 2) and "Traceback" not in err.getvalue(), (argv, err.getvalue())
+    if code == 2:
+        assert "error:" in err.getvalue().strip().splitlines()[-1], (argv, err.getvalue())
+    if code != 2 and "--json" in argv:
+        json.loads(out.getvalue())
 
 
 def test_json_is_valid_on_error_paths(folder, image, tmp_path, capsys):
@@ -417,6 +445,14 @@ def test_bad_preprocessor_values_are_refused_on_load(pre, key, folder, tmp_path)
     broken = copy_with(folder, tmp_path, "preprocessor_config.json", {**base, **pre})
     with pytest.raises(CheckpointError, match=rf"preprocessor_config.json.*{key}"):
         load_processor(broken)
+
+
+@pytest.mark.parametrize("value", [0, "64", 10**9])
+def test_a_bad_text_length_in_config_json_is_refused_before_any_allocation(value, folder, tmp_path):
+    config = json.loads((folder / "config.json").read_text())
+    config["text_config"]["max_position_embeddings"] = value
+    with pytest.raises(CheckpointError, match=r"config.json: max_position_embeddings must be an integer from 1"):
+        load_processor(copy_with(folder, tmp_path, "config.json", config))
 
 
 @pytest.mark.parametrize("content", [b"[]", b"null", b"7", b"{", b"\xff\xfe"])
