@@ -5,7 +5,8 @@ sigmoid_loss). Paper: SigLIP
 (arXiv 2303.15343) section 3.1 and Algorithm 1. Upstream: big_vision `models/proj/image_text/two_towers.py`,
 `trainers/proj/image_text/siglip.py`; HF `Siglip2Model.forward`.
 
-Letters: B images, N patch slots, D vision width, P embedding width, T texts, L tokens per text, C classes.
+Letters (docs/model/index.md): B images, N patch slots, D vision width, E embedding width, T texts, L tokens per
+text, C classes.
 """
 
 import numpy as np
@@ -17,7 +18,7 @@ from .vision import vision_transformer
 
 
 def l2_normalize(x):
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)  # [n, P] rows of unit length
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)  # [n, E] rows of unit length
 
 
 def pair_logits(image_embeds, text_embeds, logit_scale, logit_bias):
@@ -25,9 +26,9 @@ def pair_logits(image_embeds, text_embeds, logit_scale, logit_bias):
 
     Checkpoints store the log of the temperature, so the model multiplies by its exp.
     """
-    image_embeds = l2_normalize(image_embeds)  # [B, P]
-    text_embeds = l2_normalize(text_embeds)  # [T, P]
-    return text_embeds @ image_embeds.T * np.exp(logit_scale) + logit_bias  # [T, P] @ [P, B] -> [T, B]
+    image_embeds = l2_normalize(image_embeds)  # [B, E]
+    text_embeds = l2_normalize(text_embeds)  # [T, E]
+    return text_embeds @ image_embeds.T * np.exp(logit_scale) + logit_bias  # [T, E] @ [E, B] -> [T, B]
 
 
 def log_sigmoid(x):
@@ -37,7 +38,7 @@ def log_sigmoid(x):
 def sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias):
     """Mean over texts of the summed binary log-loss over all images: diagonal pairs positive, the rest negative."""
     if image_embeds.ndim != 2 or image_embeds.shape != text_embeds.shape:
-        raise ValueError("sigmoid_loss needs image and text embeddings of the same shape [n, P], got "
+        raise ValueError("sigmoid_loss needs image and text embeddings of the same shape [n, E], got "
                          f"{image_embeds.shape} and {text_embeds.shape}")
     logits = pair_logits(image_embeds, text_embeds, logit_scale, logit_bias)  # [n, n]
     z = 2 * np.eye(len(logits), dtype=logits.dtype) - 1  # [n, n] +1 positives, -1 negatives
@@ -51,7 +52,7 @@ class SigLIP2:
         self.params, self.config, self.dtype = params, config, np.dtype(dtype)
 
     def encode_image(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False):
-        """Pooled image embeddings [B, P], before normalisation; with intermediates, (pooled, dict).
+        """Pooled image embeddings [B, E], before normalisation; with intermediates, (pooled, dict).
 
         Inputs: patches [B, N, p*p*C] in (py, px, c) order, mask [B, N] (1 = real patch), grids [B, 2] (h, w).
         A FixRes model may omit the last two (its one grid, no padding).
@@ -60,31 +61,31 @@ class SigLIP2:
         mask, spatial_shapes = check_image_inputs(self.config["vision"], pixel_values, pixel_attention_mask,
                                                   spatial_shapes)  # [B, N] or None, [B, 2]
         _, pooled, out = vision_transformer(pixel_values, mask, spatial_shapes, self.params["vision_model"],
-                                            self.config["vision"])  # [B, P]
+                                            self.config["vision"])  # [B, E]
         return (pooled, out) if return_intermediates else pooled
 
     def encode_text(self, input_ids, return_intermediates=False):
-        """Pooled text embeddings [T, P] from token ids [T, 64], before normalisation; with intermediates,
+        """Pooled text embeddings [T, E] from token ids [T, 64], before normalisation; with intermediates,
         (pooled, dict)."""
         input_ids = np.asarray(input_ids)
         check_text_inputs(self.config["text"], input_ids)
-        pooled, out = text_transformer(input_ids, self.params["text_model"], self.config["text"])  # [T, P]
+        pooled, out = text_transformer(input_ids, self.params["text_model"], self.config["text"])  # [T, E]
         return (pooled, out) if return_intermediates else pooled
 
     def __call__(self, input_ids=None, pixel_values=None, pixel_attention_mask=None, spatial_shapes=None,
                  return_loss=False):
         """Either tower alone, or both with their logits (and the sigmoid loss on B == T matching pairs).
 
-        Returns a dict: image_embeds [B, P], text_embeds [T, P] (L2-normalised), logits_per_image [B, T],
+        Returns a dict: image_embeds [B, E], text_embeds [T, E] (L2-normalised), logits_per_image [B, T],
         logits_per_text [T, B], and loss with return_loss=True; entries of a tower that was not run are absent.
         """
         out = {}
         if pixel_values is not None:
-            image = self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes)  # [B, P]
-            out["image_embeds"] = l2_normalize(image)  # [B, P]
+            image = self.encode_image(pixel_values, pixel_attention_mask, spatial_shapes)  # [B, E]
+            out["image_embeds"] = l2_normalize(image)  # [B, E]
         if input_ids is not None:
-            text = self.encode_text(input_ids)  # [T, P]
-            out["text_embeds"] = l2_normalize(text)  # [T, P]
+            text = self.encode_text(input_ids)  # [T, E]
+            out["text_embeds"] = l2_normalize(text)  # [T, E]
         if len(out) < 2:
             if return_loss:
                 raise ValueError("return_loss=True needs both input_ids and pixel_values")

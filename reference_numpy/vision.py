@@ -1,7 +1,7 @@
 """The SigLIP2 vision tower in numpy: patch embedding, resized position table, encoder, MAP head.
 
-Mirrors `siglip2_min/vision.py` function for function (resize_weights, resize_position_table, VisionEmbeddings
-with its position_embeddings, PoolingAttention, MAPHead, VisionTransformer). Paper: SigLIP2
+Mirrors `siglip2_min/vision.py` function for function (interpolation_weights, resize_weights, resize_position_table,
+VisionEmbeddings with its position_embeddings, PoolingAttention, MAPHead, VisionTransformer). Paper: SigLIP2
 (arXiv 2502.14786) section 2.4 (NaFlex); MAP head from Zhai et al., "Scaling Vision Transformers" (arXiv
 2106.04560). Upstream: big_vision `models/proj/image_text/naflex_vit.py`,
 HF `modeling_siglip2.py` (Siglip2VisionEmbeddings, Siglip2MultiheadAttentionPoolingHead).
@@ -11,8 +11,8 @@ FixRes Conv2d already became a Linear in `weights.to_twin`, which also transpose
 `in_proj_weight` to [D, 3D]. NaFlex resizes its 16x16 position table to each
 image's (h, w) patch grid; FixRes adds its fixed table as is.
 
-Letters: B images, N patch slots (valid + padding), P = p*p*C, D width, G side of the position table,
-h, w patch grid of one image.
+Letters (docs/model/index.md): B images, N patch slots (valid + padding), P = p*p*3, D width, G side of the
+position table, h, w patch grid of one image.
 """
 
 import numpy as np

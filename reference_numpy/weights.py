@@ -9,7 +9,8 @@ read (never pickle). Keys keep the checkpoint's names, split on dots, so `params
 forward is `x @ weight + bias`) and the FixRes Conv2d patch embedding becomes a Linear over (py, px, c)-flattened
 patches. Nothing else is touched.
 
-Letters: D width, C channels (3), p patch side, G side of the position grid, F MLP width, V vocabulary.
+Letters (docs/model/index.md): D width, p patch side, G side of the position grid, F MLP width, V vocabulary,
+C classes; patches have 3 channels (c).
 """
 
 import json
@@ -138,16 +139,16 @@ def expected_shapes(state, config):
         "vision_model.head.mlp.fc2.weight": (D, Fv), "vision_model.head.mlp.fc2.bias": (D,),
         "logit_scale": (1,), "logit_bias": (1,),
     })
-    Dt = state["text_model.embeddings.token_embedding.weight"].shape[1]  # text width
+    Dt = state["text_model.embeddings.token_embedding.weight"].shape[1]  # D of the text tower
     V = state["text_model.embeddings.token_embedding.weight"].shape[0]  # vocabulary (256000 in real checkpoints)
     L = state["text_model.embeddings.position_embedding.weight"].shape[0]  # text length (64)
-    P = state["text_model.head.weight"].shape[0]  # projection width (1536 for giant-opt's text tower)
+    E = state["text_model.head.weight"].shape[0]  # embedding width (1536 for giant-opt's text tower)
     shapes.update(encoder_shapes(state, "text_model", Dt))
     shapes.update({
         "text_model.embeddings.token_embedding.weight": (V, Dt),
         "text_model.embeddings.position_embedding.weight": (L, Dt),
         "text_model.final_layer_norm.weight": (Dt,), "text_model.final_layer_norm.bias": (Dt,),
-        "text_model.head.weight": (P, Dt), "text_model.head.bias": (P,),
+        "text_model.head.weight": (E, Dt), "text_model.head.bias": (E,),
     })
     return shapes
 
@@ -218,7 +219,7 @@ def to_twin(state, dtype):
     """Checkpoint tensors -> the twin's layout, in `dtype`. Every transpose and reshape of a weight is here.
 
     - Linear weights [out, in] -> [in, out], so every projection is `x @ weight + bias`.
-    - FixRes patch embedding: Conv2d [D, C, p, p] -> Linear [p*p*C, D] over patches flattened in (py, px, c)
+    - FixRes patch embedding: Conv2d [D, 3, p, p] -> Linear [p*p*3, D] over patches flattened in (py, px, c)
       order (a stride-p, kernel-p convolution is exactly that Linear: docs/model/embeddings.md).
       This includes the MAP head's fused `in_proj_weight` [3D, D] (nn.MultiheadAttention: q, k, v stacked),
       which becomes [D, 3D] with q, k, v side by side.
@@ -227,7 +228,7 @@ def to_twin(state, dtype):
     twin = {}
     for name, w in state.items():
         if name == "vision_model.embeddings.patch_embedding.weight" and w.ndim == 4:
-            w = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)  # [D, C, p, p] -> [D, p, p, C] -> [D, p*p*C]
+            w = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)  # [D, 3, p, p] -> [D, p, p, 3] -> [D, p*p*3]
         is_table = "token_embedding" in name or "position_embedding" in name  # nn.Embedding: looked up, not applied
         is_linear = name.endswith("weight") and w.ndim == 2 and not is_table  # "weight" also ends in_proj_weight
         twin[name] = np.ascontiguousarray(w.T) if is_linear else w  # [out, in] -> [in, out]
