@@ -137,3 +137,32 @@ def test_performance_page_repeats_the_loss_memory_figures_exactly():
     assert len(source) >= 2, "no memory table found on distributed-loss.md"
     assert [[c.strip() for c in r] for r in copy] == [[c.strip() for c in r] for r in source], (
         "docs/performance.md and docs/distributed-loss.md give different loss-memory figures")
+
+
+def test_reference_pages_keep_the_notation(site):
+    """Docstrings render as written: `p*p*3` is not turned into emphasis, and a list stays a list."""
+    pages = sorted((site / "reference").rglob("*.html"))
+    assert len(pages) >= 10
+    emphasis, collapsed = [], []
+    for path in pages:
+        text = prose(path.read_text())
+        # p*p*3 read as Markdown becomes p<em>p</em>3: emphasis glued to letters on both sides
+        emphasis += [f"{path.relative_to(site)}: {m[0]}" for m in re.finditer(r"\w<em>[^<]{1,20}</em>\w", text)]
+        # a list that Markdown merged into the paragraph above it keeps its "- " at a line start inside the <p>
+        collapsed += [f"{path.relative_to(site)}: {m[0][-60:]!r}"
+                      for m in re.finditer(r"<p>(?:(?!</p>).)*?\n\s*- ", text, re.S)]
+    assert not emphasis, "formulas rendered as emphasis:\n" + "\n".join(emphasis[:10])
+    assert not collapsed, "lists merged into paragraphs:\n" + "\n".join(collapsed[:10])
+    vision = (site / "reference" / "vision" / "index.html").read_text()
+    assert "p*p*3" in vision and "<li>" in vision
+
+
+def test_the_notation_extension_escapes_formulas_and_separates_lists():
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        from griffe_notation import markdown_safe
+    finally:
+        sys.path.pop(0)
+    text = "Shapes: P = p*p*3, `x*y` stays.\nWhere they bite:\n- one\n  more\n- two\n\n**bold** and *args"
+    assert markdown_safe(text) == ("Shapes: P = p\\*p\\*3, `x*y` stays.\nWhere they bite:\n\n- one\n  more\n- two\n\n"
+                                   "**bold** and *args")
