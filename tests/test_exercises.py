@@ -167,9 +167,11 @@ def test_the_check_command_scores_partial_and_full_work(handout, tmp_path, capsy
     student = tmp_path / "work"
     shutil.copytree(handout, student)
     shutil.copy(MISTAKES / "a" / "ex7_sigmoid_loss.py", student / "student")  # a typical mistake: some checks fail
-    assert main(["check", "7", "--dir", str(student), "--json"]) == 1
-    result = json.loads(capsys.readouterr().out)["exercises"][0]
-    assert 0 < result["passed"] < result["total"] and result["first_failure"], result
+    (student / "student" / "ex3_pad_tokens.py").write_text("def pad_ids(:\n")  # does not even import
+    assert main(["check", "3", "7", "--dir", str(student), "--json"]) == 1
+    broken, partial = json.loads(capsys.readouterr().out)["exercises"]
+    assert broken["passed"] == 0 and "SyntaxError" in broken["first_failure"], broken
+    assert 0 < partial["passed"] < partial["total"] and partial["first_failure"], partial  # still checked
     monkeypatch.setenv("SIGLIP2_EXERCISE_SOLUTIONS", "1")  # the checkout's reference solutions: a full score
     assert main(["check", "3", "7", "--dir", str(ROOT), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 2

@@ -40,6 +40,9 @@ def first_line(case):
     """'test_name: the first line of its failure' for a failed JUnit test case."""
     problem = case.find("failure") if case.find("failure") is not None else case.find("error")
     message = (problem.get("message") or problem.text or "").strip().splitlines() or ["(no message)"]
+    if message[0] == "collection failure":  # the check file did not import: say why (the traceback's last E line)
+        errors = [line[1:].strip() for line in (problem.text or "").splitlines() if line.startswith("E ")]
+        message = [f"cannot load the check: {errors[-1] if errors else 'see pytest ' + case.get('name') + '.py'}"]
     text = f"{case.get('name')}: {message[0]}"
     return text if len(text) <= LINE else text[: LINE - 3] + "..."
 
@@ -50,6 +53,7 @@ def run_checks(checks, student, names, env=None):
         report = Path(tmp) / "report.xml"
         environ = {**os.environ, **(env or {}), "SIGLIP2_EXERCISE_STUDENT_DIR": str(student.resolve())}
         cmd = [sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider", "-o", "addopts=",
+               "--continue-on-collection-errors",
                f"--junitxml={report}", *[str(checks / f"test_{name}.py") for name in names]]
         proc = subprocess.run(cmd, cwd=checks, env=environ, capture_output=True, text=True)
         if not report.exists():
