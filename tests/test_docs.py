@@ -166,3 +166,13 @@ def test_the_notation_extension_escapes_formulas_and_separates_lists():
     text = "Shapes: P = p*p*3, `x*y` stays.\nWhere they bite:\n- one\n  more\n- two\n\n**bold** and *args"
     assert markdown_safe(text) == ("Shapes: P = p\\*p\\*3, `x*y` stays.\nWhere they bite:\n\n- one\n  more\n- two\n\n"
                                    "**bold** and *args")
+
+
+def test_code_wraps_instead_of_being_cut(site):
+    """At 1280 px the text column holds ~100 code characters; longer lines (source listings, signatures) must
+    wrap rather than hide behind a scrollbar: every page loads the stylesheet that says so."""
+    css = (site / "stylesheets" / "extra.css").read_text()
+    assert re.search(r"pre > code\s*\{[^}]*white-space:\s*pre-wrap", css), "extra.css no longer wraps code"
+    pages = list(site.rglob("*.html"))
+    missing = [str(p.relative_to(site)) for p in pages if "stylesheets/extra.css" not in p.read_text()]
+    assert not missing, f"pages without the wrapping stylesheet: {missing[:5]}"
