@@ -27,7 +27,8 @@ def student_page(text, pages):
     def link(m):
         return m[0] if m["target"].split("#")[0] in pages else m["text"]
 
-    return LINK.sub(link, text)
+    text = LINK.sub(link, text)
+    return text.replace("**Read first:**", "**Read first** (pages of the siglip2-min documentation):")
 
 
 def write_handout(out, overwrite=False):
