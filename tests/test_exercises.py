@@ -184,3 +184,11 @@ def test_kit_usage_errors_exit_2(handout, tmp_path, capsys):
     assert main(["check", "--dir", str(tmp_path)]) == 2
     assert main(["handout", str(handout)]) == 2  # exists: not overwritten
     assert "no exercise 99" in capsys.readouterr().err
+
+
+def test_a_check_run_past_its_timeout_stops_with_an_error(handout, capsys):
+    from siglip2_min.exercises.__main__ import main
+
+    # 0.3 s is less than pytest and torch take to start, so the run is stopped as an endless loop would be
+    assert main(["check", "3", "--dir", str(handout), "--timeout", "0.3"]) == 1
+    assert "ran longer than 0.3 s" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """`python -m siglip2_min.exercises`: write a student handout, or run the checks with a short report.
 
-Exit codes: 0 done (every selected check passes, for `check`), 1 some checks fail, 2 a usage error.
+Exit codes: 0 done (every selected check passes, for `check`), 1 some checks fail (or the run failed or timed
+out), 2 a usage error.
 """
 
 import argparse
@@ -22,6 +23,8 @@ def build_parser():
     p.add_argument("numbers", nargs="*", type=int, metavar="N", help="exercise numbers (default: all)")
     p.add_argument("--dir", default=".", metavar="OUT", help="the handout folder (default: the current folder)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON (for grading scripts)")
+    p.add_argument("--timeout", type=float, default=900, metavar="S",
+                   help="stop the run after S seconds (default 900): a solution that loops forever cannot hang it")
     return parser
 
 
@@ -42,7 +45,11 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    results = run_checks(checks, student, names)
+    try:
+        results = run_checks(checks, student, names, timeout=args.timeout)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(as_json(results) if args.json else report(results))
     return 0 if all(r["passed"] == r["total"] > 0 for r in results.values()) else 1
 

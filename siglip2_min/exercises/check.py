@@ -47,15 +47,22 @@ def first_line(case):
     return text if len(text) <= LINE else text[: LINE - 3] + "..."
 
 
-def run_checks(checks, student, names, env=None):
-    """{exercise: {"passed", "total", "first_failure"}} for the check files of `names`."""
+def run_checks(checks, student, names, timeout=900):
+    """{exercise: {"passed", "total", "first_failure"}} for the check files of `names`.
+
+    A student's endless loop must not hang a grading script: past `timeout` seconds the run stops with an error.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.xml"
-        environ = {**os.environ, **(env or {}), "SIGLIP2_EXERCISE_STUDENT_DIR": str(student.resolve())}
+        environ = {**os.environ, "SIGLIP2_EXERCISE_STUDENT_DIR": str(student.resolve())}
         cmd = [sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider", "-o", "addopts=",
                "--continue-on-collection-errors",
                f"--junitxml={report}", *[str(checks / f"test_{name}.py") for name in names]]
-        proc = subprocess.run(cmd, cwd=checks, env=environ, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, cwd=checks, env=environ, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"the checks ran longer than {timeout} s (an endless loop in a solution?); run "
+                               "them one exercise at a time, or pass a longer --timeout") from None
         if not report.exists():
             raise RuntimeError(f"pytest did not run (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
         results = {name: {"passed": 0, "total": 0, "first_failure": None} for name in names}
