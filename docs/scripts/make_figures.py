@@ -27,6 +27,11 @@ from siglip2_min.features import attention_map, overlay  # noqa: E402
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 PATCH = 16
 DPI = 110
+# The docs column is ~950 px wide in a 1280 px window: figures 11 in wide (1210 px) are shown at ~0.8 of their
+# size, so 11-13 pt text stays 12-16 px tall on screen. Wide rows of panels are folded into two rows for that.
+WIDTH = 11
+plt.rcParams.update({"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "legend.fontsize": 11,
+                     "xtick.labelsize": 11, "ytick.labelsize": 11, "figure.titlesize": 13})
 
 
 def photo(height, width, seed=0):
@@ -70,21 +75,21 @@ def fig_budgets(out):
     """The same photo at several patch budgets: the grid NaFlex picks and what the model receives."""
     image = photo(900, 1400)
     budgets = [16, 64, 256, 1024]
-    fig, axes = plt.subplots(1, len(budgets) + 1, figsize=(17, 3.6), dpi=DPI,
-                             gridspec_kw={"width_ratios": [1.3] + [1] * len(budgets)})
+    fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 7.6), dpi=DPI)
+    axes = axes.ravel()
     axes[0].imshow(image)
     axes[0].set_title(f"input: {image.shape[0]} x {image.shape[1]} px\n(H:W = {image.shape[0] / image.shape[1]:.3f})")
     for ax, budget in zip(axes[1:], budgets):
         pixels, (h, w) = what_the_model_sees(image, budget)
         ax.imshow(pixels, interpolation="nearest")
         draw_grid(ax, h, w)
-        ax.set_title(f"max_num_patches = {budget}\ngrid {h} x {w} = {h * w} patches, {h * PATCH} x {w * PATCH} px\n"
-                     f"(h:w = {h / w:.3f})", fontsize=9)
+        ax.set_title(f"max_num_patches = {budget}\ngrid {h} x {w} = {h * w} patches\n{h * PATCH} x {w * PATCH} px "
+                     f"(h:w = {h / w:.3f})")
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("One photo, four budgets: NaFlex keeps the aspect ratio and uses as many 16 x 16 patches as fit",
-                 fontsize=11)
+    axes[-1].axis("off")
+    fig.suptitle("One photo, four budgets: NaFlex keeps the aspect ratio\nand uses as many 16 x 16 patches as fit")
     fig.tight_layout()
     fig.savefig(out / "naflex_budgets.png")
     plt.close(fig)
@@ -94,27 +99,27 @@ def fig_aspect(out):
     """Images of different shapes at one budget: each gets its own grid; the rest of the sequence is padding."""
     shapes = [(300, 2000), (1000, 1000), (1500, 600), (224, 1024)]
     budget = 256
-    fig, axes = plt.subplots(2, len(shapes), figsize=(15, 5.6), dpi=DPI, gridspec_kw={"height_ratios": [8, 1]})
+    fig, axes = plt.subplots(4, 2, figsize=(WIDTH, 7.6), dpi=DPI, gridspec_kw={"height_ratios": [2.4, 0.25, 2.4, 0.25]},
+                             layout="constrained")
     for k, (H, W) in enumerate(shapes):
         image = photo(H, W, seed=k)
         pixels, (h, w) = what_the_model_sees(image, budget)
-        ax = axes[0, k]
+        ax = axes[2 * (k // 2), k % 2]
         ax.imshow(pixels, interpolation="nearest")
         draw_grid(ax, h, w)
         ax.set_xticks([])
         ax.set_yticks([])
         th, tw = target_size(H, W, PATCH, budget)
-        ax.set_title(f"{H} x {W} px (H:W {H / W:.2f})\n-> {th} x {tw} px, grid {h} x {w} (h:w {h / w:.2f})", fontsize=9)
+        ax.set_title(f"{H} x {W} px (H:W {H / W:.2f})\n-> {th} x {tw} px, grid {h} x {w} (h:w {h / w:.2f})")
         # the sequence the model reads: h*w real patches, then padding up to the budget
-        seq = axes[1, k]
+        seq = axes[2 * (k // 2) + 1, k % 2]
         seq.add_patch(Rectangle((0, 0), h * w, 1, color="tab:green"))
         seq.add_patch(Rectangle((h * w, 0), budget - h * w, 1, color="lightgrey"))
         seq.set_xlim(0, budget)
         seq.set_ylim(0, 1)
         seq.set_yticks([])
-        seq.set_xlabel(f"sequence of {budget}: {h * w} patches (mask 1), {budget - h * w} padding (mask 0)", fontsize=8)
-    fig.suptitle(f"Aspect ratio kept, budget shared: every image becomes <= {budget} patches", fontsize=11)
-    fig.tight_layout()
+        seq.set_xlabel(f"sequence of {budget}: {h * w} patches (mask 1),\n{budget - h * w} padding (mask 0)")
+    fig.suptitle(f"Aspect ratio kept, budget shared: every image becomes <= {budget} patches")
     fig.savefig(out / "naflex_aspect.png")
     plt.close(fig)
 
@@ -132,7 +137,7 @@ def fig_position_table(out):
     """The 16 x 16 table resized to a few grids, with the weights that do it."""
     table = position_table()
     grids = [(16, 16), (7, 32), (32, 8), (4, 4), (53, 19)]
-    fig, axes = plt.subplots(2, len(grids), figsize=(16, 6.2), dpi=DPI)
+    fig, axes = plt.subplots(2, len(grids), figsize=(WIDTH, 5.4), dpi=DPI)
     for k, (h, w) in enumerate(grids):
         resized = resize_position_table(table, h, w).reshape(h, w, -1)  # [h*w, D] -> [h, w, D]
         for row, channel in enumerate(["channel 0 (a wave)", "channel 1 (a bump)"]):
@@ -142,11 +147,10 @@ def fig_position_table(out):
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(("the learned table " if (h, w) == (16, 16) else "resized to ") + f"{h} x {w}", fontsize=10)
+                ax.set_title(f"{h} x {w}" + (" (learned)" if (h, w) == (16, 16) else ""))
             if k == 0:
-                ax.set_ylabel(channel, fontsize=9)
-    fig.suptitle("Position table [16, 16, D] resized per image: Wh @ table @ Ww^T per channel (antialiased bilinear)",
-                 fontsize=11)
+                ax.set_ylabel(channel)
+    fig.suptitle("Position table [16, 16, D] resized per image:\nWh @ table @ Ww^T per channel (antialiased bilinear)")
     fig.tight_layout()
     fig.savefig(out / "position_table_resize.png")
     plt.close(fig)
@@ -156,30 +160,32 @@ def fig_resize_weights(out):
     """Rows of the weight matrices: shrinking widens the triangle (antialiasing), growing is plain bilinear; width 1
     averages everything, which torch's kernel gets wrong."""
     cases = [(16, 4), (16, 7), (16, 32), (16, 1)]
-    fig, axes = plt.subplots(1, len(cases) + 1, figsize=(18, 3.8), dpi=DPI)
+    fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 7.4), dpi=DPI)
+    axes = axes.ravel()
     for ax, (n_in, n_out) in zip(axes, cases):
         W = resize_weights(n_in, n_out).numpy()  # [out, in]
         colours = plt.cm.viridis(np.linspace(0, 0.9, n_out))
         rows = range(0, n_out, max(1, n_out // 8))  # at most ~8 rows, so the triangles stay readable
         for i in rows:
             ax.plot(np.arange(n_in), W[i], "o-", ms=3, color=colours[i], label=f"row {i}")
-        ax.set_title(f"resize_weights({n_in}, {n_out}): rows of [{n_out}, {n_in}]", fontsize=10)
+        ax.set_title(f"resize_weights({n_in}, {n_out}):\nrows of [{n_out}, {n_in}]")
         ax.set_xlabel("source row j")
         ax.set_xticks(range(0, n_in, 3))
-        if n_out <= 8:
-            ax.legend(fontsize=7)
     axes[0].set_ylabel("weight")
+    axes[3].set_ylabel("weight")
     # the torch bug: a ramp 0..15 resized to an output 1 wide
     ramp = torch.arange(16, dtype=torch.float32).reshape(1, 1, 16, 1).expand(1, 1, 16, 16)
-    ax = axes[-1]
+    ax = axes[4]
+    axes[5].axis("off")
     for n_out in (8,):
         torch_rows = F.interpolate(ramp, size=(n_out, 1), mode="bilinear", align_corners=False, antialias=True)
         ours = resize_weights(16, n_out).float() @ torch.arange(16, dtype=torch.float32)  # [out]
         ax.plot(ours.numpy(), "o-", label="resize_weights (this project)")
         ax.plot(torch_rows.flatten().numpy(), "s--", label="torch F.interpolate, antialias=True")
-    ax.set_title("a ramp 0..15 resized to (8, 1):\ntorch 2.13 on CPU is wrong at width 1", fontsize=10)
+    ax.set_title("a ramp 0..15 resized to (8, 1):\ntorch 2.13 on CPU is wrong at width 1")
     ax.set_xlabel("output row")
-    ax.legend(fontsize=8)
+    axes[5].legend(*ax.get_legend_handles_labels(), loc="center left")  # the empty sixth panel holds the key
+    fig.suptitle("Each curve is one output row i of the weight matrix (dark: first row, light: last)")
     fig.tight_layout()
     fig.savefig(out / "resize_weights.png")
     plt.close(fig)

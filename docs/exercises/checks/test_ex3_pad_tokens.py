@@ -8,30 +8,7 @@ from _exercise import implementation
 EOS, PAD = 1, 0
 
 
-def _reference():
-    # The project's Tokenizer does this in `encode` (truncate, then EOS) and `__call__` (pad to `length`). Here its
-    # SentencePiece step is replaced by a stand-in that returns the given pieces, so the rest runs unchanged.
-    from siglip2_min.tokenizer import Tokenizer
-
-    class GivenPieces:
-        def __init__(self, pieces):
-            self.pieces = pieces
-
-        def encode(self, texts):
-            return [list(self.pieces) for _ in texts]
-
-    def pad_ids(pieces, length=64):
-        # the check `Tokenizer.__init__` makes on `length`; __init__ itself would need a tokenizer.model file
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be an int >= 1, got {length!r}")
-        tokenizer = Tokenizer.__new__(Tokenizer)
-        tokenizer.length, tokenizer.sp = length, GivenPieces(pieces)
-        return tokenizer(["unused: the pieces are given"])[0].tolist()
-
-    return pad_ids
-
-
-pad_ids = implementation("ex3_pad_tokens", "pad_ids", _reference)
+pad_ids = implementation("ex3_pad_tokens", "pad_ids")
 
 
 def test_the_empty_text():
