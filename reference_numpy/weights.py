@@ -85,9 +85,14 @@ def read_safetensors(folder):
     state = {}
     for name in files:
         try:
-            state.update(load_file(os.path.join(folder, name)))
-        except TypeError as e:  # numpy has no bfloat16: safetensors.numpy refuses BF16 tensors
+            tensors = load_file(os.path.join(folder, name))
+        except TypeError as e:  # numpy has no bfloat16: safetensors.numpy refuses BF16 tensors (without ml_dtypes)
             raise ValueError(f"{name}: {e}; convert the checkpoint to float32 to read it with numpy") from e
+        for key, array in tensors.items():  # with ml_dtypes installed BF16 loads: refused the same way, and ints
+            if array.dtype not in (np.float16, np.float32, np.float64):
+                raise ValueError(f"{name}: tensor {key!r} is stored as {array.dtype}; the twin reads float16/32/64 "
+                                 "weights: convert the checkpoint to float32 to read it with numpy")
+        state.update(tensors)
     return state
 
 

@@ -1,6 +1,7 @@
 """What a user hands in, checked once where it comes in.
 
-Tensors, at the model's entry points (`SigLIP2.encode_image` / `encode_text` / `forward`, `ImageClassifier.forward`).
+Tensors, at the model's entry points (`SigLIP2.encode_image` / `encode_text` / `forward`, `ImageClassifier.forward`),
+and config values (`check_fields`, run when a config is built, e.g. from a `config.json`).
 
 The towers are pure math: they trust their inputs and never read a value back to the host, so they compile as one
 graph and export. These checks run once where a user hands inputs in, read the values they need on the host, and
@@ -20,8 +21,32 @@ Numbers, in Python calls and as `argparse` types on command lines:
 import argparse
 import math
 import numbers
+from dataclasses import fields
 
 import torch
+
+# Bounds on every integer field: far above every published checkpoint, low enough that a typo or a hostile
+# config.json (num_hidden_layers = 1e9) fails at once instead of allocating for hours.
+LIMITS = dict(
+    hidden_size=65536, intermediate_size=262144, num_hidden_layers=1024, num_attention_heads=1024, num_channels=16,
+    patch_size=1024, num_patches=1 << 20, image_size=1 << 16, vocab_size=1 << 22, max_position_embeddings=1 << 16,
+    projection_size=65536,
+)
+
+
+def check_fields(config, prefix):
+    """Types and ranges of a tower config's values; errors name the config.json key (`vision_config.patch_size`)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name in LIMITS and not (value is None and f.name == "image_size"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMITS[f.name]:
+                raise ValueError(f"{prefix}.{f.name} is {value!r}: expected an integer in [1, {LIMITS[f.name]}]")
+    eps = config.layer_norm_eps
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        raise ValueError(f"{prefix}.layer_norm_eps is {eps!r}: expected a number in (0, 1), 1e-6 for SigLIP2")
+    if config.hidden_size % config.num_attention_heads:
+        raise ValueError(f"{prefix}.hidden_size {config.hidden_size} is not divisible by num_attention_heads "
+                         f"{config.num_attention_heads}")
 
 
 def check_image_inputs(config, pixel_values, pixel_attention_mask, spatial_shapes):

@@ -7,36 +7,16 @@ Upstream: HF `configuration_siglip2.py` / `configuration_siglip.py` (the `config
 - NaFlex (`model_type: "siglip2"`): a `G x G` table (G = 16) resized per image to its (h, w) patch grid.
 - FixRes (`model_type: "siglip"`): a fixed `(S/p) x (S/p)` table for square images of side S, added as is.
 
-Every value is checked when a config is built (type, range, heads dividing the width), so a bad `config.json`
-fails at once with the key named, before any tensor is allocated.
+Every value is checked when a config is built (`checks.check_fields`: type, range, heads dividing the width), so a
+bad `config.json` fails at once with the key named, before any tensor is allocated.
 """
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+
+from .checks import LIMITS, check_fields
 
 MODEL_TYPES = ("siglip2", "siglip")  # NaFlex, FixRes: the `model_type` of an HF config.json
-# Bounds on every integer field: far above every published checkpoint, low enough that a typo or a hostile
-# config.json (num_hidden_layers = 1e9) fails at once instead of allocating for hours.
-LIMITS = dict(
-    hidden_size=65536, intermediate_size=262144, num_hidden_layers=1024, num_attention_heads=1024, num_channels=16,
-    patch_size=1024, num_patches=1 << 20, image_size=1 << 16, vocab_size=1 << 22, max_position_embeddings=1 << 16,
-    projection_size=65536,
-)
-
-
-def check_fields(config, prefix):
-    """Types and ranges of a tower config's values; errors name the config.json key (`vision_config.patch_size`)."""
-    for f in fields(config):
-        value = getattr(config, f.name)
-        if f.name in LIMITS and not (value is None and f.name == "image_size"):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMITS[f.name]:
-                raise ValueError(f"{prefix}.{f.name} is {value!r}: expected an integer in [1, {LIMITS[f.name]}]")
-    eps = config.layer_norm_eps
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        raise ValueError(f"{prefix}.layer_norm_eps is {eps!r}: expected a number in (0, 1), 1e-6 for SigLIP2")
-    if config.hidden_size % config.num_attention_heads:
-        raise ValueError(f"{prefix}.hidden_size {config.hidden_size} is not divisible by num_attention_heads "
-                         f"{config.num_attention_heads}")
 
 
 @dataclass(frozen=True)
@@ -98,7 +78,8 @@ class SigLIP2Config:
         if self.model_type not in MODEL_TYPES or self.vision.naflex != (self.model_type == "siglip2"):
             raise ValueError(f"model_type {self.model_type!r} does not match the vision config (naflex="
                              f"{self.vision.naflex}): 'siglip2' is NaFlex, 'siglip' FixRes")
-        if isinstance(self.num_labels, bool) or not isinstance(self.num_labels, int) or not 0 <= self.num_labels < 1 << 20:
+        labels = self.num_labels
+        if isinstance(labels, bool) or not isinstance(labels, int) or not 0 <= labels < 1 << 20:
             raise ValueError(f"num_labels (the length of id2label) is {self.num_labels!r}")
 
 

@@ -38,7 +38,7 @@ class TextTransformer(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.projection_size)
 
     def forward(self, input_ids, intermediates=None):
-        """Returns the pooled text embedding [T, E] (before L2 normalisation); ids as `checks.check_text_inputs` takes."""
+        """The pooled text embedding [T, E] (before L2 normalisation) of ids [T, L] (`checks.check_text_inputs`)."""
         x = self.embeddings(input_ids)  # [T, L, D]
         if intermediates is not None:
             intermediates["text.embeddings"] = x
