@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+from . import evaluate
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
 SIGMOID_NOTE = (
@@ -259,6 +261,7 @@ def build_parser():
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_similarity)
+    evaluate.add_parser(sub, common)
     return parser
 
 
