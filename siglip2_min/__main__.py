@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import evaluate
+from . import evaluate, finetune
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
@@ -262,6 +262,7 @@ def build_parser():
     common(p)
     p.set_defaults(func=cmd_similarity)
     evaluate.add_parser(sub, common)
+    finetune.add_parser(sub, common)
     return parser
 
 
