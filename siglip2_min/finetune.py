@@ -151,7 +151,8 @@ def add_parser(subparsers, common):
     p.add_argument("--warmup", type=int, default=WARMUP, help="linear warmup steps (default %(default)s)")
     p.add_argument("--weight-decay", type=float, default=1e-4, dest="weight_decay")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-folder", metavar="ROOT", help="class folder: zero-shot accuracy before and after")
+    p.add_argument("--eval-folder", metavar="ROOT", action="append", default=[],
+                   help="class folder: zero-shot accuracy before and after (repeatable)")
     p.add_argument("--eval-captions", metavar="FILE", help="caption file: retrieval recall before and after")
     p.add_argument("--template", action="append", metavar="T", help="zero-shot template(s) for --eval-folder "
                    "(as in `evaluate zero-shot`)")
@@ -168,7 +169,7 @@ def run(args):
     try:
         check_output(args.out, args.overwrite, folder=True)
         captions = datasets.read_captions(args.captions)
-        evals = {"zero_shot": datasets.read_class_folder(args.eval_folder) if args.eval_folder else None,
+        evals = {"zero_shot": {root: datasets.read_class_folder(root) for root in args.eval_folder},
                  "retrieval": datasets.read_captions(args.eval_captions) if args.eval_captions else None}
         templates = args.template or [evaluate.api.DEFAULT_TEMPLATE]
         steps = args.steps or round(args.epochs * (len(captions.images) // args.batch_size))
@@ -194,7 +195,8 @@ def run(args):
     def measure():
         out = {}
         if evals["zero_shot"]:
-            out["zero_shot"] = evaluate.zero_shot_accuracy(model, processor, evals["zero_shot"], templates, **quiet)
+            out["zero_shot"] = {root: evaluate.zero_shot_accuracy(model, processor, data, templates, **quiet)
+                                for root, data in evals["zero_shot"].items()}
         if evals["retrieval"]:
             out["retrieval"] = evaluate.retrieval_recall(model, processor, evals["retrieval"], **quiet)
         return out
@@ -238,15 +240,16 @@ def report(before, after, info):
              f"steps in {info['train_seconds']:.0f}s; loss {info['losses'][0]:.3f} -> {info['losses'][-1]:.3f}; "
              f"saved to {info['args']['out']}"]
     rows = []
-    if "zero_shot" in before:
-        b, a = before["zero_shot"], after["zero_shot"]
-        rows += [("zero-shot top-1", b["top1"], a["top1"]), ("zero-shot top-5", b["top5"], a["top5"])]
+    for root, b in before.get("zero_shot", {}).items():
+        a = after["zero_shot"][root]
+        rows += [(f"{root} top-1", b["top1"], a["top1"]), ("  top-5", b["top5"], a["top5"])]
         rows += [(f"  {name}", b["per_class"][name], a["per_class"][name]) for name in b["per_class"]]
     if "retrieval" in before:
         for way in ("image_to_text", "text_to_image"):
             rows += [(f"{way.replace('_', ' ')} {k}", before["retrieval"][way][k], after["retrieval"][way][k])
                      for k in before["retrieval"][way]]
     if rows:
-        lines.append(f"{'':24s} {'before':>7s} {'after':>7s}")
-        lines += [f"{name:24s} {b:7.1%} {a:7.1%}" for name, b, a in rows]
+        width = max(24, *(len(name) for name, _, _ in rows))
+        lines.append(f"{'':{width}s} {'before':>7s} {'after':>7s}")
+        lines += [f"{name:{width}s} {b:7.1%} {a:7.1%}" for name, b, a in rows]
     return "\n".join(lines)

@@ -103,6 +103,7 @@ def test_finetune_command_writes_a_folder_that_loads_here_and_in_transformers(to
     assert "before" in report and "a red dot" in report and "image to text R@1" in report
     info = json.loads((out / "finetune.json").read_text())
     assert len(info["losses"]) == 4 and set(info["before"]) == set(info["after"]) == {"zero_shot", "retrieval"}
+    assert set(info["after"]["zero_shot"]) == {str(toy[2])}  # one result per --eval-folder
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json", "preprocessor_config.json",
          "finetune.json"])
