@@ -183,7 +183,8 @@ def _jsonl_rows(text, file):
             problems.append(f"{file}:{line}: not valid JSON ({err.msg})")
             continue
         if not isinstance(record, dict) or "image" not in record or "caption" not in record:
-            problems.append(f'{file}:{line}: expected an object with keys "image" and "caption", got {raw.strip()[:80]}')
+            got = raw.strip()[:80]
+            problems.append(f'{file}:{line}: expected an object with keys "image" and "caption", got {got}')
             continue
         captions = record["caption"] if isinstance(record["caption"], list) else [record["caption"]]
         found = [_check_row(file, line, record["image"], c) for c in captions or [""]]

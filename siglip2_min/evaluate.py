@@ -104,7 +104,8 @@ def add_parser(subparsers, common):
                    "named by the class ('_' read as a space)")
     z.add_argument("--template", action="append", metavar="T", help="prompt template with '{}' for the class, "
                    "repeatable (the class embedding is the mean over them), or a set name: "
-                   f"{', '.join(prompts.TEMPLATE_SETS)} (clip_paper: the papers' 81; default: {api.DEFAULT_TEMPLATE!r})")
+                   f"{', '.join(prompts.TEMPLATE_SETS)} (clip_paper: the papers' 81). "
+                   f"Default: {api.DEFAULT_TEMPLATE!r}")
     z.add_argument("--canonicalize", action="store_true", help="lowercase class names and templates and strip "
                    "their punctuation, as big_vision's evaluator does for published numbers")
     r = kinds.add_parser("retrieval", help="image-to-text and text-to-image recall@1/5/10 on a caption file")

@@ -64,14 +64,15 @@ def epoch_pairs(captions, epoch, seed):
 def finetune(model, processor, captions, *, steps, batch_size=BATCH_SIZE, lr=LR, warmup=WARMUP, weight_decay=1e-4,
              max_num_patches=None, seed=0, rank=0, world=1, progress=None, autocast=None):
     """Train the parameters of `model` that require grad (`set_trainable`), in place, on a `datasets.Captions`
-    for `steps` steps of `batch_size` pairs; returns the loss of every step. With several processes (torchrun), `model` is the DistributedDataParallel wrapper, each rank
-    embeds its b = B / world pairs and the ring loss sees the whole batch. `autocast`: e.g. torch.bfloat16 for
-    mixed precision on a GPU (weights and optimizer stay in float32)."""
+    for `steps` steps of `batch_size` pairs; returns the loss of every step. With several processes (torchrun),
+    `model` is the DistributedDataParallel wrapper, each rank embeds its b = B / world pairs and the ring loss
+    sees the whole batch. `autocast`: e.g. torch.bfloat16 for mixed precision on a GPU (weights and optimizer
+    stay in float32)."""
     core = model.module if hasattr(model, "module") else model
     device = next(core.parameters()).device
     per_epoch = len(captions.images) // batch_size
     if per_epoch < 1:
-        raise ValueError(f"batch size {batch_size} is larger than the {len(captions.images)} images; lower --batch-size")
+        raise ValueError(f"batch size {batch_size} is more than the {len(captions.images)} images; lower --batch-size")
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(param_groups(core, weight_decay), lr=lr, betas=(0.9, 0.95))
     bar = Progress(steps, "finetune", progress if rank == 0 else False)
@@ -126,9 +127,8 @@ def save(model, source, folder, info):
     state = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
     vision = model.config.vision
     if not vision.naflex:  # FixRes checkpoints store a Conv2d patch embedding (weights.py transform 1, inverted)
-        w = state["vision_model.embeddings.patch_embedding.weight"]  # [D, p*p*3]
-        p = vision.patch_size
-        state["vision_model.embeddings.patch_embedding.weight"] = w.reshape(-1, p, p, 3).permute(0, 3, 1, 2).contiguous()
+        key, p = "vision_model.embeddings.patch_embedding.weight", vision.patch_size
+        state[key] = state[key].reshape(-1, p, p, 3).permute(0, 3, 1, 2).contiguous()  # [D, p*p*3] -> [D, 3, p, p]
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     (folder / "finetune.json").write_text(json.dumps(info, indent=2) + "\n")
 
@@ -142,7 +142,8 @@ def add_parser(subparsers, common):
                               description=__doc__.split("\n")[0])
     p.add_argument("--captions", required=True, metavar="FILE", help="CSV (header image,caption) or JSONL")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the fine-tuned model (HF layout)")
-    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists (only once the new one is complete)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace DIR if it exists (only once the new one is complete)")
     p.add_argument("--train", choices=TRAIN, default="all", help="what to train: all; text (image tower locked, "
                    "LiT); image (text tower locked); heads (MAP head, text head, logit scale and bias). Default: all")
     p.add_argument("--epochs", type=float, default=EPOCHS, help="passes over the images (default %(default)s)")

@@ -34,7 +34,8 @@ def toy(tmp_path_factory):
         ImageDraw.Draw(image).ellipse([2, 2, 12, 10 + i % 5], fill=COLOURS[name])
         (root / "classes" / f"a_{name}_dot").mkdir(parents=True, exist_ok=True)
         image.save(root / "classes" / f"a_{name}_dot" / f"{i}.png")
-        rows += [f"classes/a_{name}_dot/{i}.png,a {name} dot", f"classes/a_{name}_dot/{i}.png,a photo of a {name} circle"]
+        path = f"classes/a_{name}_dot/{i}.png"
+        rows += [f"{path},a {name} dot", f"{path},a photo of a {name} circle"]
     (root / "pairs.csv").write_text("\n".join(rows) + "\n")
     return folder, root / "pairs.csv", root / "classes"
 
@@ -148,7 +149,8 @@ def test_fixres_weights_are_saved_as_conv_kernels_transformers_reads(fixres_chec
 def test_two_processes_under_torchrun_take_the_steps_of_one(toy, tmp_path):
     """The ring loss over 2 gloo processes equals the one-process loss of the same global batch, step by step."""
     def run(nproc, out):
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
         launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
         cmd = [*(launch if nproc > 1 else [sys.executable]), "-m", "siglip2_min", "finetune", "--model", str(toy[0]),
                "--captions", str(toy[1]), "--out", str(out), "--steps", "3", "--batch-size", "6", "--lr", "1e-3",
