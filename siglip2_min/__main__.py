@@ -188,7 +188,7 @@ def cmd_demo(args):
 
 
 def build_parser():
-    from . import features, search
+    from . import evaluate, features, finetune, search
 
     parser = argparse.ArgumentParser(
         prog="siglip2-min",
@@ -250,6 +250,8 @@ def build_parser():
     p.set_defaults(func=cmd_similarity)
     features.add_parser(sub, common)
     search.add_parser(sub, common)
+    evaluate.add_parser(sub, common)
+    finetune.add_parser(sub, common)
     return parser
 
 

@@ -4,6 +4,7 @@
     siglip2_min.zero_shot(model, processor, ["cat.jpg"], ["cat", "dog"])   # [[LabelScore("cat", 0.83), ...]]
     siglip2_min.embed_images(model, processor, paths)                        # [N, D], unit length
     siglip2_min.embed_texts(model, processor, ["a cat"])                     # [T, D], unit length
+    siglip2_min.zero_shot(model, processor, images, labels, templates="clip_paper", canonicalize=True)  # the papers'
 
 Zero-shot classification is the SigLIP recipe (paper arXiv 2303.15343 section 4; HF
 `ZeroShotImageClassificationPipeline`; big_vision SigLIP2 colab): put each label in a prompt template, embed
@@ -16,7 +17,7 @@ published checkpoints (a calibration choice of the sigmoid loss, not a bug; HF d
 Images are Pillow images, uint8 numpy arrays [H, W], [H, W, 3] or [H, W, 4] (a stack [N, H, W, C] is N images),
 or paths; they are read and converted to RGB one batch at a time, so a long list of paths does not fill memory.
 
-Shapes: N images, T texts, D embedding width.
+Shapes: N images, T texts, C labels (classes), K templates, D embedding width.
 """
 
 import sys
@@ -32,6 +33,7 @@ from PIL import Image
 from .checks import check_int
 from .loss import pair_logits
 from .naflex import ImageReadError, to_rgb
+from .prompts import TEMPLATE_SETS, canonical_label, canonical_template, resolve_templates
 
 DEFAULT_TEMPLATE = "This is a photo of {}."  # the HF pipeline's template, which the checkpoints were evaluated with
 
@@ -46,6 +48,16 @@ class LabelScore(NamedTuple):
     def score(self):
         """The probability under the name HF's zero-shot pipeline gives it (`{"score", "label"}`)."""
         return self.probability
+
+
+class ExclusiveLabelScore(NamedTuple):
+    """One label's share of a softmax over the labels given (`zero_shot(softmax=True)`): exclusive-label
+    probabilities, which sum to 1 and assume exactly one label is right; not the model's calibrated sigmoid."""
+
+    label: str
+    probability: float  # softmax over the labels: depends on which other labels were asked
+
+    score = LabelScore.score
 
 
 def load_image(image):
@@ -210,11 +222,13 @@ def _finite(values, what):
 def apply_template(template, label):
     """The prompt for one label: `{}` or `{label}` in the template is replaced by the label."""
     if not isinstance(template, str):
-        raise TypeError(f"template must be a string such as 'This is a photo of {{}}.', got {type(template).__name__}")
+        raise TypeError(f"template must be a string such as 'This is a photo of {{}}.', got {type(template).__name__}"
+                        " (several templates go in `templates=`)")
     for slot in ("{label}", "{}"):
         if slot in template:
             return template.replace(slot, label)
-    raise ValueError(f"the template needs a '{{}}' where the label goes, got {template!r}")
+    raise ValueError(f"the template needs a '{{}}' where the label goes, got {template!r} "
+                     f"(template set names: {', '.join(sorted(TEMPLATE_SETS))})")
 
 
 def check_labels(labels):
@@ -233,13 +247,32 @@ def check_labels(labels):
     return labels
 
 
-def rank_labels(labels, probs):
-    """One list per row of `probs` [N, T] of `LabelScore(label, probability)`, best first (ties keep label order)."""
+def rank_labels(labels, probs, kind=LabelScore):
+    """One list per row of `probs` [N, T] of `kind(label, probability)`, best first (ties keep label order)."""
     results = []
     for row in probs.tolist():
         order = sorted(range(len(labels)), key=lambda j: -row[j])  # stable: ties keep label order
-        results.append([LabelScore(labels[j], row[j]) for j in order])
+        results.append([kind(labels[j], row[j]) for j in order])
     return results
+
+
+def class_text_embeddings(model, processor, labels, templates, canonicalize=False, batch_size=256):
+    """One unit-length text embedding per label [C, D]: the mean over `templates` of the unit-length embeddings of
+    the label in each template, renormalised (big_vision's `_average_embeddings`, open_clip's
+    `build_zero_shot_classifier`). One template gives that prompt's embedding itself.
+
+    `templates`: a list of templates and/or set names (`prompts.TEMPLATE_SETS`, e.g. "clip_paper"). `canonicalize`:
+    labels and templates as big_vision's evaluator rewrites them (`prompts.canonicalize`).
+    """
+    templates = resolve_templates(templates)
+    if canonicalize:
+        labels = [canonical_label(label) for label in labels]
+        templates = [canonical_template(t) for t in templates]
+    prompts = [apply_template(t, label) for t in templates for label in labels]  # template-major: [K * C]
+    embeds = embed_texts(model, processor, prompts, batch_size=batch_size, progress=False)  # [K*C, D] unit length
+    if len(templates) == 1:
+        return embeds  # [C, D]
+    return F.normalize(embeds.reshape(len(templates), len(labels), -1).mean(dim=0), dim=-1)  # [K, C, D] -> [C, D]
 
 
 def zero_shot(
@@ -249,6 +282,9 @@ def zero_shot(
     labels,
     template=DEFAULT_TEMPLATE,
     *,
+    templates=None,
+    canonicalize=False,
+    softmax=False,
     batch_size=32,
     max_num_patches=None,
     progress=None,
@@ -257,17 +293,26 @@ def zero_shot(
     best first (ties keep the order of `labels`).
 
     Probabilities are sigmoids of the pair logits, independent per label: they do not sum to 1, and a correct
-    label at 0.2 is normal for the published checkpoints (sigmoid-loss calibration, not a bug). For a softmax
-    view over your label set, use `torch.softmax` on `image_text_logits(...)` yourself.
+    label at 0.2 is normal for the published checkpoints (sigmoid-loss calibration, not a bug).
+    `softmax=True` instead returns `ExclusiveLabelScore`s: a softmax of the same logits over the labels given,
+    which sums to 1 and is right only when exactly one label applies; the ranking is the same.
 
     `template` is applied to every label (`"This is a photo of {}."`, HF's pipeline default); pass `"{}"` to use
-    the labels as they are. Images: see `load_image`; paths are read one batch at a time.
+    the labels as they are. `templates` (a list, or a set name such as "clip_paper") replaces it with a prompt
+    ensemble: each label's text embedding is the renormalised mean over the templates (`class_text_embeddings`).
+    `canonicalize=True` rewrites labels and templates as big_vision's evaluator does (`prompts.py`; the returned
+    labels stay as given). Images: see `load_image`; paths are read one batch at a time.
     """
     labels = check_labels(labels)
-    prompts = [apply_template(template, label) for label in labels]
-    text_embeds = embed_texts(model, processor, prompts, progress=False)  # [T, D]
+    apply_template(template, "")  # a list given as `template` is refused with a pointer to `templates=`
+    if templates is not None and template != DEFAULT_TEMPLATE:
+        raise ValueError("give either template= (one) or templates= (an ensemble), not both")
+    text_embeds = class_text_embeddings(
+        model, processor, labels, [template] if templates is None else templates, canonicalize
+    )  # [T, D]
     image_embeds = embed_images(
         model, processor, images, batch_size=batch_size, max_num_patches=max_num_patches, progress=progress
     )  # [N, D]
-    probs = torch.sigmoid(image_text_logits(model, image_embeds, text_embeds))  # [N, T]
-    return rank_labels(labels, probs)
+    logits = image_text_logits(model, image_embeds, text_embeds)  # [N, T]
+    probs = torch.softmax(logits, dim=-1) if softmax else torch.sigmoid(logits)  # [N, T]
+    return rank_labels(labels, probs, ExclusiveLabelScore if softmax else LabelScore)

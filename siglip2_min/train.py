@@ -155,6 +155,15 @@ def lr_at(step, steps, peak, warmup):
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
+def param_groups(model, weight_decay):
+    """AdamW parameter groups of the parameters that require grad: weight decay on the matrices only, none on
+    gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in named if p.ndim >= 2 and "position_embedding" not in n]
+    no_decay = [p for n, p in named if p.ndim < 2 or "position_embedding" in n]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, rank=0, world=1, eval_every=0,
           groups=GROUPS, one_colour=ONE_COLOUR_GROUPS):
     """The training loop: each step's global batch is samples [step*B, (step+1)*B) of the train split.
@@ -163,13 +172,7 @@ def train(model, processor, steps, batch_size, seed, lr, warmup, weight_decay, r
     losses: each image's negatives are the texts of its own group. The first `one_colour` groups of every step are
     each drawn in a single colour (docs/training.md says why). With several ranks, each rank draws and embeds
     its B/W consecutive pairs and the loss brings the groups together (`loss_fn`)."""
-    # No weight decay on gains, biases, position tables, logit_scale and logit_bias (big_vision's `wd_mults`).
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "position_embedding" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "position_embedding" in n]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr, betas=(0.9, 0.95),
-    )  # fmt: skip
+    opt = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.95))
     core = model.module if hasattr(model, "module") else model
     progress = Progress(steps, "train", enabled=rank == 0)  # steps done, steps/s, time left, loss
     local = batch_size // world
