@@ -21,9 +21,11 @@ import siglip2_min.api as api_module
 import siglip2_min.model as model_module
 from siglip2_min.api import embed_images, embed_texts, image_text_logits
 from siglip2_min.config import SigLIP2Config, TextConfig, VisionConfig
+from siglip2_min.finetune import pair_loss, set_trainable
 from siglip2_min.loss import chunked_sigmoid_loss, sigmoid_loss
 from siglip2_min.model import ImageClassifier, SigLIP2
 from siglip2_min.processor import load_processor
+from siglip2_min.train import param_groups
 from siglip2_min.vision import resize_position_table
 from siglip2_min.hub import BUNDLED
 from siglip2_min.weights import read_config
@@ -121,3 +123,24 @@ def test_api_batching_moves_every_input_to_the_model_device(monkeypatch):
     E = model.config.text.projection_size
     assert image_embeds.shape == (3, E) and text_embeds.shape == (3, E) and logits.shape == (3, 3)
     assert {t.device.type for t in (image_embeds, text_embeds, logits)} == {"cpu"}  # results come back to the host
+
+
+def test_one_finetuning_step_stays_on_the_model_device(monkeypatch):
+    # What finetune.finetune does in a step, without its host-side loss readout: the processor's inputs moved to
+    # the model's device, both towers, the sigmoid loss, backward and one AdamW step over finetune's groups.
+    monkeypatch.setattr(model_module, "check_image_inputs", lambda config, pv, mask, shapes: (mask, shapes))
+    monkeypatch.setattr(model_module, "check_text_inputs", lambda config, ids: None)
+    processor = load_processor()
+    images = [Image.new("RGB", size, "red") for size in ((64, 32), (20, 90), (48, 48))]
+    inputs = processor(images=images, text=["a red square", "a blue star", "a circle"])
+    # The processor's tensors are real CPU tensors, made outside the mode: they become fake CPU tensors on use, so
+    # one that is not moved to the model's device still fails the test.
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        model = build(SigLIP2, read_config(BUNDLED), "sdpa")
+        set_trainable(model, "all")
+        opt = torch.optim.AdamW(param_groups(model, 1e-4), lr=1e-4)
+        out = model(**{k: torch.as_tensor(v).to(DEVICE) for k, v in inputs.items()})
+        loss = pair_loss(out.image_embeds.float(), out.text_embeds.float(), model, world=1)
+        loss.backward()
+        opt.step()
+    assert loss.device == DEVICE and all(p.grad.device == DEVICE for p in model.parameters() if p.requires_grad)
