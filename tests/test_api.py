@@ -5,12 +5,12 @@ import io
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import siglip2_min
 from siglip2_min import api
 from siglip2_min.processor import load_processor
-from tiny_folder import make_model_folder
+from tiny_folder import drawn_images, make_model_folder
 from tolerance import assert_close
 
 LABELS = ["cat", "dog", "blue circle", "red square"]
@@ -21,16 +21,6 @@ def tiny(tmp_path_factory):
     """(model, processor, hf_model, folder) for a random-weight checkpoint folder."""
     folder, hf_model = make_model_folder(tmp_path_factory.mktemp("tiny"))
     return siglip2_min.load_model(folder), load_processor(folder), hf_model, folder
-
-
-def drawn_images():
-    """Four small RGB images of different sizes and aspect ratios (NaFlex grids differ)."""
-    out = []
-    for i, (w, h) in enumerate([(32, 32), (48, 16), (12, 40), (25, 25)]):
-        image = Image.new("RGB", (w, h), (255, 255 - 60 * i, 60 * i))
-        ImageDraw.Draw(image).ellipse([w // 4, h // 4, 3 * w // 4, 3 * h // 4], fill=(20 * i, 0, 200))
-        out.append(image)
-    return out
 
 
 def test_zero_shot_probabilities_are_sigmoid_of_the_model_logits(tiny):

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import siglip2_min
 from siglip2_min import features
 from siglip2_min.processor import load_processor
-from tiny_folder import make_model_folder
+from tiny_folder import drawn_images, make_model_folder
 from tolerance import assert_close
 
 
@@ -20,16 +20,6 @@ def tiny(tmp_path_factory):
     folder, hf_model = make_model_folder(tmp_path_factory.mktemp("tiny"))
     return (siglip2_min.load_model(folder), siglip2_min.load_model(folder, attn="eager"), load_processor(folder),
             hf_model)
-
-
-def drawn_images():
-    """Images of different sizes and aspect ratios, so their NaFlex grids differ (and so does their padding)."""
-    out = []
-    for i, (w, h) in enumerate([(32, 32), (48, 16), (12, 40), (25, 25)]):
-        image = Image.new("RGB", (w, h), (255, 255 - 60 * i, 60 * i))
-        ImageDraw.Draw(image).ellipse([w // 4, h // 4, 3 * w // 4, 3 * h // 4], fill=(20 * i, 0, 200))
-        out.append(image)
-    return out
 
 
 @pytest.mark.parametrize("layer, name", [(0, "vision.block00"), (-1, "vision.block01"), (-2, "vision.block00"),

@@ -9,6 +9,7 @@ Gemma-shaped SentencePiece model from `spm_fixture`) and `preprocessor_config.js
 import json
 
 import hf_fixtures
+from PIL import Image, ImageDraw
 from spm_fixture import train_tiny_spm
 
 PATCH_SIZE = 4
@@ -35,3 +36,13 @@ def make_model_folder(folder, seed=0, patch_size=PATCH_SIZE, max_num_patches=MAX
         "max_num_patches": max_num_patches,
     }, indent=2))
     return folder, hf_model
+
+
+def drawn_images():
+    """Four small RGB images of different sizes and aspect ratios, so their NaFlex grids (and padding) differ."""
+    out = []
+    for i, (w, h) in enumerate([(32, 32), (48, 16), (12, 40), (25, 25)]):
+        image = Image.new("RGB", (w, h), (255, 255 - 60 * i, 60 * i))
+        ImageDraw.Draw(image).ellipse([w // 4, h // 4, 3 * w // 4, 3 * h // 4], fill=(20 * i, 0, 200))
+        out.append(image)
+    return out
