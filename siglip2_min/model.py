@@ -8,6 +8,9 @@ logits_per_text[t, i] = cos(text_t, image_i) * exp(logit_scale) + logit_bias. Th
 temperature (`logit_scale`), and a learned bias; probabilities are sigmoid(logits), not a softmax over labels,
 so each (image, text) pair gets its own independent probability.
 
+A one-tower model (`load_model(path, towers="vision")`, or an HF `Siglip2VisionModel` folder) is a `SigLIP2` whose
+config has `text=None` (or `vision=None`): that tower is None, and so are the pair's logit_scale and logit_bias.
+
 Shapes: B = images, N = patch slots, P = p*p*3, T = texts, L = 64 tokens, E = embedding width, C = classes.
 """
 

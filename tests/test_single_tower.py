@@ -127,6 +127,8 @@ def test_a_missing_tower_is_named_on_load_and_on_use(tmp_path, classifier_checkp
         siglip2_min.load_model(folder, towers="image")
     with pytest.raises(siglip2_min.CheckpointError, match="image-classification checkpoint has no text tower"):
         siglip2_min.load_model(classifier_checkpoint[0], towers="text")
+    classifier = siglip2_min.load_model(classifier_checkpoint[0], towers="vision")  # all a classifier has
+    assert isinstance(classifier, siglip2_min.ImageClassifier) and classifier.config.towers == "vision"
     vision = siglip2_min.load_model(folder)
     with pytest.raises(ValueError, match="no text tower .*towers='text'"):
         vision(input_ids=text_inputs(2))
@@ -186,3 +188,13 @@ def test_cli_embed_takes_a_vision_only_folder_and_classify_refuses_it(tmp_path, 
         shutil.copy(full / name, vision)
     assert main(["classify", str(image), "--model", str(vision), "--labels", "red"]) == 2  # a usage error: one line
     assert "holds the vision tower only; `classify` needs" in capsys.readouterr().err
+
+
+def test_the_processor_reads_a_one_tower_config_json(tmp_path):
+    # No preprocessor_config.json: patch size and image size come from the flat config.json, not HF's defaults.
+    fixres = save(one_tower("siglip_vision"), tmp_path / "fixres", prefixed=False)
+    processor = siglip2_min.load_processor(fixres)
+    assert (processor.naflex, processor.patch_size, processor.image_size) == (False, 4, (16, 16))
+    naflex = save(one_tower("siglip2_vision"), tmp_path / "naflex", prefixed=False)
+    processor = siglip2_min.load_processor(naflex)
+    assert (processor.naflex, processor.patch_size, processor.max_num_patches) == (True, 4, 16)
