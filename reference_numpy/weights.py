@@ -28,6 +28,7 @@ VISION_DEFAULTS = dict(
     num_patches=256, image_size=224, vision_use_head=True,
 )
 FAMILIES = {"siglip2": "naflex", "siglip": "fixres"}  # config.json model_type -> checkpoint family
+ONE_TOWER = ("siglip2_vision_model", "siglip_vision_model", "siglip2_text_model", "siglip_text_model")  # HF's one-tower classes
 
 
 def read_config(folder):
@@ -35,19 +36,36 @@ def read_config(folder):
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
         raise ValueError(f"{folder!r} is not a checkpoint folder: no config.json")
-    with open(path) as f:
-        raw = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(raw).__name__}")
     model_type = raw.get("model_type")
+    if model_type in ONE_TOWER:
+        raise ValueError(f"{path}: model_type {model_type!r} is a one-tower checkpoint; the numpy twin reads "
+                         "two-tower and image-classification checkpoints only (siglip2_min.load_model reads one tower)")
     if model_type not in FAMILIES:
         raise ValueError(f"config.json model_type must be 'siglip2' (NaFlex) or 'siglip' (FixRes), got {model_type!r}")
-    text = {**TEXT_DEFAULTS, **raw.get("text_config", {})}
-    vision = {**VISION_DEFAULTS, **raw.get("vision_config", {})}
+    subs = {name: {} if raw.get(name) is None else raw[name] for name in ("text_config", "vision_config")}
+    for name, sub in subs.items():
+        if not isinstance(sub, dict):
+            raise ValueError(f"{path}: {name} must be a JSON object, got {type(sub).__name__}")
+    text = {**TEXT_DEFAULTS, **subs["text_config"]}
+    vision = {**VISION_DEFAULTS, **subs["vision_config"]}
     for name, tower in (("text_config", text), ("vision_config", vision)):
         if tower["hidden_act"] != "gelu_pytorch_tanh":  # every SigLIP2 checkpoint uses the tanh approximation
             raise ValueError(f"{name}.hidden_act {tower['hidden_act']!r} is not supported (only gelu_pytorch_tanh)")
     # An image classifier (HF Siglip2ForImageClassification) mean-pools the vision tower: no text tower, no MAP head.
-    classifier = {"Siglip2ForImageClassification", "SiglipForImageClassification"} & set(raw.get("architectures", []))
-    num_labels = len(raw.get("id2label", {})) if classifier else 0
+    architectures = raw.get("architectures") or []
+    classifier = {"Siglip2ForImageClassification", "SiglipForImageClassification"} & set(
+        architectures if isinstance(architectures, list) else [])
+    labels = raw.get("id2label") if classifier else {}
+    if not isinstance(labels, dict):
+        raise ValueError(f"{path}: id2label must be a JSON object of class names, got {type(labels).__name__}")
+    num_labels = len(labels)
     if classifier and num_labels < 1:
         raise ValueError("an image-classification config.json needs an id2label with at least one class")
     if not classifier and not vision["vision_use_head"]:
@@ -57,6 +75,15 @@ def read_config(folder):
             if vision[key][0] != vision[key][1]:
                 raise ValueError(f"vision_config.{key} must be square, got {vision[key]}")
             vision[key] = vision[key][0]
+    for name, tower, keys in (("text_config", text, ("num_attention_heads", "vocab_size", "max_position_embeddings")),
+                              ("vision_config", vision, ("num_attention_heads", "num_channels", "patch_size",
+                                                         "num_patches", "image_size"))):
+        for key in keys:  # a zero or a string would fail deep in the forward pass (a division, a reshape)
+            if isinstance(tower[key], bool) or not isinstance(tower[key], int) or tower[key] < 1:
+                raise ValueError(f"{path}: {name}.{key} is {tower[key]!r}, expected a positive integer")
+        eps = tower["layer_norm_eps"]
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+            raise ValueError(f"{path}: {name}.layer_norm_eps is {eps!r}, expected a number in (0, 1)")
     naflex = FAMILIES[model_type] == "naflex"
     # NaFlex: a square table of num_patches (256 = 16x16) resized per image; FixRes: one fixed (S/p) x (S/p) grid
     # (So400m/14 at 384: 384 // 14 = 27, the convolution drops the last 6 pixel rows and columns).

@@ -128,13 +128,16 @@ class Progress:
 
 def _embed_dim(model):
     # The text head projects onto the shared embedding space, whose width is the vision width (giant-opt: 1536).
-    return model.config.text.projection_size
+    config = model.config
+    return config.text.projection_size if config.text else config.vision.hidden_size
 
 
-def _check_two_towers(model):
+def check_tower(model, tower):
+    """A TypeError unless `model` is a SigLIP2 model, a ValueError naming `tower` ("vision", "text") if it lacks it."""
     if not (hasattr(model, "encode_image") and hasattr(model, "encode_text")):
-        raise TypeError(f"need a two-tower SigLIP2 model (load_model of an image-text checkpoint), got "
+        raise TypeError(f"need a SigLIP2 model (load_model of an image-text checkpoint: two-tower, or one of them), got "
                         f"{type(model).__name__}: an image-classification checkpoint has no text tower")
+    model.require(tower)
 
 
 def _device_dtype(model):
@@ -150,7 +153,7 @@ def embed_images(model, processor, images, *, batch_size=32, max_num_patches=Non
     `progress`: None shows a counter on stderr for long runs on a terminal, True always, False never.
     Raises ImageReadError (a ValueError naming the file) for an unreadable path.
     """
-    _check_two_towers(model)
+    check_tower(model, "vision")
     if isinstance(images, np.ndarray):  # [H, W] or [H, W, C] is one image, [N, H, W, C] a batch
         images = list(images) if images.ndim == 4 else [images]  # [N, H, W, C] -> N arrays [H, W, C]
     images = _as_list(images, "images", (Image.Image, str, Path))
@@ -174,7 +177,7 @@ def embed_texts(model, processor, texts, *, batch_size=256, progress=None):
 
     The processor lowercases and pads every text to 64 tokens, as the checkpoints were trained (docs/tokenizer-contract.md).
     """
-    _check_two_towers(model)
+    check_tower(model, "text")
     texts = _as_list(texts, "texts", str)
     for text in texts:
         if not isinstance(text, str):
@@ -204,6 +207,9 @@ def _embed_batches(model, items, encode, batch_size, what, progress):
 
 def image_text_logits(model, image_embeds, text_embeds):
     """Logits [N, T] of every (image, text) pair, `exp(logit_scale) * cos + logit_bias`; sigmoid gives probabilities."""
+    if getattr(model, "logit_scale", None) is None:
+        raise ValueError(f"this model has the {model.config.towers} tower only, and so no logit_scale / logit_bias "
+                         "to score (image, text) pairs: load both towers (load_model(path, towers='both'))")
     scale = model.logit_scale.detach().float().cpu()
     bias = model.logit_bias.detach().float().cpu()
     return _finite(pair_logits(image_embeds, text_embeds, scale, bias).T, "logits")  # [T, N] -> [N, T]
@@ -304,6 +310,8 @@ def zero_shot(
     labels stay as given). Images: see `load_image`; paths are read one batch at a time.
     """
     labels = check_labels(labels)
+    check_tower(model, "vision")
+    check_tower(model, "text")
     apply_template(template, "")  # a list given as `template` is refused with a pointer to `templates=`
     if templates is not None and template != DEFAULT_TEMPLATE:
         raise ValueError("give either template= (one) or templates= (an ensemble), not both")

@@ -43,7 +43,8 @@ def check_device(name):
 
 
 def load(args, text=True):
-    """(model, processor, folder) for --model; a two-tower model, with its tokenizer loaded when `text`."""
+    """(model, processor, folder) for --model: both towers and the tokenizer when `text`, else the vision tower only
+    (so `embed` and `attention` never read the text tower's 256k-token embedding, and take a vision-only folder)."""
     import torch
 
     from . import hub
@@ -51,12 +52,15 @@ def load(args, text=True):
     from .weights import load_model
 
     device = check_device(args.device)
-    folder = hub.resolve_model(args.model)
+    folder = hub.resolve_model(args.model, files=hub.REQUIRED_FILES if text else hub.VISION_FILES)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-    model = load_model(folder, dtype=dtype, device=device)
+    model = load_model(folder, dtype=dtype, device=device, towers=None if text else "vision")
     if not hasattr(model, "encode_text"):
         raise UsageError(f"{folder} is an image-classification checkpoint ({type(model).__name__}, no text tower); "
                          f"`{args.command}` needs an image-text (two-tower) SigLIP2 model")
+    if text and model.config.towers != "both":
+        raise UsageError(f"{folder} holds the {model.config.towers} tower only; `{args.command}` needs an image-text "
+                         "(two-tower) SigLIP2 model")
     processor = load_processor(folder)
     if text:
         processor.tokenizer  # loaded now, so a corrupt tokenizer.model is a setup error before any work

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .api import _as_list, _check_two_towers, _device_dtype, load_image
+from .api import _as_list, _device_dtype, check_tower, load_image
 from .checks import check_int
 
 POST_LN = "post-LN"
@@ -71,7 +71,7 @@ def patch_features(model, processor, images, layer=-1, *, batch_size=32, max_num
     head reads). `max_num_patches` overrides the processor's NaFlex budget, and so the grids. Images: as for
     `embed_images` (Pillow images, uint8 arrays or paths, read one batch at a time).
     """
-    _check_two_towers(model)
+    check_tower(model, "vision")
     name = layer_name(layer, model.config.vision.num_hidden_layers)
     if isinstance(images, np.ndarray):  # [H, W] or [H, W, C] is one image, [N, H, W, C] a batch
         images = list(images) if images.ndim == 4 else [images]
@@ -114,7 +114,7 @@ def attention_map(model, processor, image, *, max_num_patches=None):
 
     Returns `AttentionMap(heads [H, h, w], mean [h, w])`, float32 on CPU; every map sums to one over the grid.
     """
-    _check_two_towers(model)
+    check_tower(model, "vision")
     if model.vision_model.head is None:
         raise ValueError("this vision tower has no MAP head (vision_use_head=False), so there is no probe attention")
     pixel_values, mask, shapes = _image_inputs(model, processor, [image], max_num_patches)

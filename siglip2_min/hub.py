@@ -27,6 +27,7 @@ BUNDLED = Path(__file__).parent / "assets" / "tiny"  # the tiny model trained by
 MODEL_FILES = ("config.json", "model.safetensors")
 PROCESSOR_FILES = ("tokenizer.model", "preprocessor_config.json")
 REQUIRED_FILES = MODEL_FILES + PROCESSOR_FILES
+VISION_FILES = MODEL_FILES + ("preprocessor_config.json",)  # what an image-only command reads (no tokenizer)
 
 
 def hf_cache_dir():
@@ -73,11 +74,19 @@ def find_local(hf_id):
         candidates.append(repo / "snapshots" / ref.read_text().strip())
     snapshots = repo / "snapshots"
     if snapshots.is_dir():
-        # Newest first: with no refs/main (e.g. a copied cache) the latest download is the best guess.
-        candidates += sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        # Newest first: with no refs/main (e.g. a copied cache) the latest download is the best guess. lstat: a
+        # dangling link left by a cleaned-up cache has no target to stat, and is then skipped by is_dir below.
+        candidates += sorted(snapshots.iterdir(), key=lambda p: p.lstat().st_mtime, reverse=True)
     for folder in candidates:
         if folder.is_dir() and not missing_files(folder):
             return folder
+    for folder in candidates:  # the HF cache links each file to its blob: say so when a blob is gone
+        dangling = [f for f in REQUIRED_FILES if (folder / f).is_symlink() and not (folder / f).exists()]
+        if dangling:
+            raise FileNotFoundError(
+                f"{folder / dangling[0]} is a link to a file that no longer exists ({os.readlink(folder / dangling[0])}):"
+                f" the HF cache is damaged; delete {folder} and download {hf_id} again"
+            )
     return None
 
 
@@ -90,7 +99,7 @@ def how_to_get(hf_id):
         f"{', '.join(REQUIRED_FILES)}; put them in {Path(root) / name}/ and set SIGLIP2_CHECKPOINTS={root} "
         f"(or pass that folder to --model / load_model). On a machine that is online, "
         f"`pip install huggingface_hub` and this command download them into the HF cache ({hf_cache_dir()}) "
-        f"by themselves; `huggingface-cli download {hf_id} {' '.join(REQUIRED_FILES)}` does the same."
+        f"by themselves; `hf download {hf_id} {' '.join(REQUIRED_FILES)}` does the same."
     )
 
 
@@ -127,7 +136,7 @@ def resolve_model(name_or_path=None, allow_download=True, files=REQUIRED_FILES):
         if lacking:
             raise FileNotFoundError(
                 f"the bundled model is missing: {BUNDLED} lacks {', '.join(lacking)}. Reinstall the "
-                "package, or rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny`, or pass "
+                "package, or rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny --overwrite`, or pass "
                 "a model (--model / load_model(path))."
             )
         return BUNDLED

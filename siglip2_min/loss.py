@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .checks import check_int
+
 # Initial values for training from scratch (paper section 3.1, big_vision `siglip.py`): t' = log 10 and b = -10.
 # The bias starts strongly negative because n-1 of every n pairs are negatives. HF initialises both to 0,
 # which is fine for loading checkpoints but wrong for training.
@@ -128,8 +130,7 @@ def chunked_sigmoid_loss(image_embeds, text_embeds, logit_scale, logit_bias, chu
     all four inputs (first order only: no double backward).
     """
     _check_pairs("chunked_sigmoid_loss", image_embeds, text_embeds)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    chunk_size = check_int(chunk_size, "chunk_size")
     image = F.normalize(image_embeds, dim=-1)  # [n, D]
     text = F.normalize(text_embeds, dim=-1)  # [n, D]
     return _ChunkedSigmoidLoss.apply(image, text, logit_scale, logit_bias, chunk_size)

@@ -8,6 +8,9 @@ logits_per_text[t, i] = cos(text_t, image_i) * exp(logit_scale) + logit_bias. Th
 temperature (`logit_scale`), and a learned bias; probabilities are sigmoid(logits), not a softmax over labels,
 so each (image, text) pair gets its own independent probability.
 
+A one-tower model (`load_model(path, towers="vision")`, or an HF `Siglip2VisionModel` folder) is a `SigLIP2` whose
+config has `text=None` (or `vision=None`): that tower is None, and so are the pair's logit_scale and logit_bias.
+
 Shapes: B = images, N = patch slots, P = p*p*3, T = texts, L = 64 tokens, E = embedding width, C = classes.
 """
 
@@ -38,15 +41,25 @@ class SigLIP2Output:
 class SigLIP2(nn.Module):
     def __init__(self, config: SigLIP2Config, attn="sdpa"):
         super().__init__()
-        if config.vision.hidden_size != config.text.projection_size:
+        if config.towers == "both" and config.vision.hidden_size != config.text.projection_size:
             raise ValueError(f"vision width {config.vision.hidden_size} != text projection_size "
                              f"{config.text.projection_size}: the embeddings would not be comparable")
         self.config = config
-        self.text_model = TextTransformer(config.text, attn)
-        self.vision_model = VisionTransformer(config.vision, attn)
+        # A one-tower model (config.text or config.vision None) has None for the other tower, and no logit_scale /
+        # logit_bias: those score (image, text) pairs, so they belong to the two towers together.
+        self.text_model = TextTransformer(config.text, attn) if config.text else None
+        self.vision_model = VisionTransformer(config.vision, attn) if config.vision else None
         # Paper init for training from scratch (loss.py); loading a checkpoint overwrites both.
-        self.logit_scale = nn.Parameter(torch.tensor([INIT_LOGIT_SCALE]))
-        self.logit_bias = nn.Parameter(torch.tensor([INIT_LOGIT_BIAS]))
+        both = config.towers == "both"
+        self.logit_scale = nn.Parameter(torch.tensor([INIT_LOGIT_SCALE])) if both else None
+        self.logit_bias = nn.Parameter(torch.tensor([INIT_LOGIT_BIAS])) if both else None
+
+    def require(self, tower):
+        """A ValueError naming the missing tower, when this one-tower model lacks `tower` ("vision" or "text")."""
+        if getattr(self.config, tower) is None:
+            raise ValueError(f"this model has no {tower} tower (it was loaded with the {self.config.towers} tower "
+                             f"only): load_model(path, towers={tower!r}) or towers='both' for "
+                             f"{'images' if tower == 'vision' else 'texts'}")
 
     def encode_image(self, pixel_values, pixel_attention_mask=None, spatial_shapes=None, return_intermediates=False,
                      check=True):
@@ -55,6 +68,7 @@ class SigLIP2(nn.Module):
         check=False skips `checks.check_image_inputs` (no host sync): the caller then passes the mask (None for no
         padding) and, for NaFlex, `spatial_shapes` on the model's device.
         """
+        self.require("vision")
         if self.vision_model.head is None:
             raise ValueError("this vision tower has no MAP head (vision_use_head=False), so it has no pooled output")
         if check:
@@ -66,6 +80,7 @@ class SigLIP2(nn.Module):
 
     def encode_text(self, input_ids, return_intermediates=False, check=True):
         """Pooled text embeddings [T, E], before normalisation; with intermediates, (pooled, dict)."""
+        self.require("text")
         if check:
             check_text_inputs(self.config.text, input_ids)
         intermediates = {} if return_intermediates else None
@@ -134,6 +149,8 @@ class ImageClassifier(nn.Module):
 
     def __init__(self, config: SigLIP2Config, attn="sdpa"):
         super().__init__()
+        if config.vision is None:
+            raise ValueError("ImageClassifier needs a vision config")
         if config.num_labels < 1:
             raise ValueError("ImageClassifier needs config.num_labels >= 1 (an id2label in config.json)")
         self.config = config

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from .naflex import BILINEAR, check_limits, pixel_lut, preprocess
+from .config import TOWER_TYPES
 from .tokenizer import MAX_TEXT_LENGTH, TEXT_LENGTH, Tokenizer
 from .hub import resolve_model
 from .weights import CheckpointError
@@ -119,12 +120,14 @@ def load_processor(path=None, num_threads=None):
     if not config_file.is_file() and not pre_file.is_file():
         raise FileNotFoundError(f"{folder} has neither config.json nor preprocessor_config.json")
     config, pre = _read_json(config_file), _read_json(pre_file)
-    vision = _get(config, "vision_config", {}, dict, config_file)
-    text_length = _get(_get(config, "text_config", {}, dict, config_file), "max_position_embeddings", TEXT_LENGTH,
-                       lambda v: _is(v, int) and v <= MAX_TEXT_LENGTH, config_file)
+    model_type = _get(config, "model_type", "siglip2", str, config_file)
+    model_type, tower = TOWER_TYPES.get(model_type, (model_type, None))  # a one-tower config is that tower's, flat
+    vision = config if tower == "vision" else {} if tower else _get(config, "vision_config", {}, dict, config_file)
+    text = config if tower == "text" else {} if tower else _get(config, "text_config", {}, dict, config_file)
+    text_length = _get(text, "max_position_embeddings", TEXT_LENGTH, lambda v: _is(v, int) and v <= MAX_TEXT_LENGTH,
+                       config_file)
 
     kind = _get(pre, "image_processor_type", None, str, pre_file)
-    model_type = _get(config, "model_type", "siglip2", str, config_file)
     if kind is None:
         naflex = model_type != "siglip"
     elif kind in _NAFLEX_PROCESSORS + _FIXRES_PROCESSORS:

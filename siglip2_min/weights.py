@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from .config import from_hf_config
+from .config import TOWERS, from_hf_config
 from .hub import resolve_model
 from .layers import check_attn
 from .model import ImageClassifier, SigLIP2
@@ -82,23 +82,50 @@ def _transform(name, tensor, config):
     return tensor
 
 
-def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa"):
+def select_towers(files, stored, config):
+    """({module name: file}, {module name: name in the file}) for the tensors of `config`'s towers.
+
+    `stored` is the checkpoint's own config (`read_config`): a one-tower HF folder names its tensors without the
+    `vision_model.` / `text_model.` prefix (transformers 5's `Siglip2VisionModel.save_pretrained`) or with it
+    (transformers 4's), so the prefix is added where it is missing. The other tower's tensors, and the pair's
+    `logit_scale` / `logit_bias` in a one-tower model, are never read.
+    """
+    if stored.towers != "both":
+        prefix = f"{stored.towers}_model."
+        names = {name if name.startswith(prefix) else prefix + name: name for name in files}
+    else:
+        names = {name: name for name in files}
+    keep = {"both": ("",), "vision": ("vision_model.", "classifier."), "text": ("text_model.",)}[config.towers]
+    names = {name: old for name, old in names.items() if name.startswith(keep)}
+    return {name: files[old] for name, old in names.items()}, names
+
+
+def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa", towers=None):
     """Load a SigLIP2 checkpoint folder (HF layout) into `SigLIP2`, or `ImageClassifier` for a classifier.
 
     path: a folder with `config.json` and `model.safetensors` (or shards); None loads the bundled tiny model.
     dtype: torch.float32, torch.bfloat16 or torch.float16 (float64 for parity tests); device: "cpu", "cuda", ...
     attn: "sdpa" (fused kernel) or "eager" (the formula written out; same numbers to float rounding).
+    towers: "vision", "text" or "both": build and read only these (an image-only user skips the text tower's
+    256k-token embedding); None: every tower the checkpoint has (one for an HF `Siglip2VisionModel` folder).
     """
     check_attn(attn)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
+    if towers not in (None, *TOWERS):
+        raise ValueError(f"towers must be 'vision', 'text', 'both' or None (every tower the checkpoint has), "
+                         f"got {towers!r}")
     folder = resolve_model(path, files=("config.json",))  # the weights' files are checked below, by name
-    config = read_config(folder)
+    stored = read_config(folder)
+    try:
+        config = stored if towers is None else stored.keep(towers)
+    except ValueError as e:
+        raise CheckpointError(f"{folder}: {e}") from None
     with torch.device("meta"):  # shapes only: the real tensors come from the file
         model = (ImageClassifier if config.num_labels else SigLIP2)(config, attn=attn)
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
 
-    files = checkpoint_files(folder)
+    files, source = select_towers(checkpoint_files(folder), stored, config)
     handles = {file: _open(file) for file in set(files.values())}
     state, problems = {}, []
     for name, file in files.items():
@@ -107,7 +134,7 @@ def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa"):
                 problems.append(f"unexpected tensor {name!r} in {file.name}")
             continue
         try:
-            tensor = handles[file].get_tensor(name)
+            tensor = handles[file].get_tensor(source[name])
         except Exception as e:
             raise CheckpointError(f"cannot read tensor {name!r} from {file}: {e}") from None
         if not tensor.dtype.is_floating_point:  # an int/bool weight would be cast silently by .to(dtype)

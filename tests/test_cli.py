@@ -178,7 +178,7 @@ def test_python_dash_m_runs_without_optional_packages(tiny, pictures):
 
 @pytest.mark.skipif(not BUNDLED_CONFIG.is_file(),
                     reason=f"the bundled model is not built ({BUNDLED_CONFIG} missing): run "
-                           "`python -m siglip2_min.train --out siglip2_min/assets/tiny`")
+                           "`python -m siglip2_min.train --out siglip2_min/assets/tiny --overwrite`")
 def test_demo_runs_on_the_bundled_model_with_core_packages_only():
     result = _run_module(["demo"])
     assert result.returncode == 0, result.stderr

@@ -45,7 +45,7 @@ def _load(path):
 needs_bundled = pytest.mark.skipif(
     not (hub.BUNDLED / "config.json").is_file(),
     reason=f"the bundled model is not built ({hub.BUNDLED} has no config.json): run "
-           "`python -m siglip2_min.train --out siglip2_min/assets/tiny`, then `python tests/golden/make_golden.py`",
+           "`python -m siglip2_min.train --out siglip2_min/assets/tiny --overwrite`, then `python tests/golden/make_golden.py`",
 )
 
 
@@ -142,7 +142,7 @@ def test_published_checkpoint_logits(published, hf_id):
         pytest.skip(
             f"{hf_id} is not on disk. To run this test, put {', '.join(hub.REQUIRED_FILES)} from "
             f"https://huggingface.co/{hf_id} in $SIGLIP2_CHECKPOINTS/{name}/ (and set SIGLIP2_CHECKPOINTS), or "
-            f"download it into the HF cache ({hub.hf_cache_dir()}) with `huggingface-cli download {hf_id}`; "
+            f"download it into the HF cache ({hub.hf_cache_dir()}) with `hf download {hf_id}`; "
             "then `pytest tests/test_golden.py -k published`"
         )
     check_published(folder, hf_id, published)

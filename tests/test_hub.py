@@ -111,3 +111,17 @@ def test_missing_huggingface_hub_is_named(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     with pytest.raises(FileNotFoundError, match="huggingface_hub is not installed"):
         hub.resolve_model(HF_ID)
+
+
+def test_a_dangling_snapshot_link_is_skipped_and_a_dangling_weights_link_is_named(tmp_path):
+    # The HF cache links snapshots/<rev>/<file> to blobs/<hash>; a cleaned-up cache can leave links to nothing.
+    snapshots = tmp_path / "hf_cache" / "models--google--siglip2-base-patch16-naflex" / "snapshots"
+    snapshots.mkdir(parents=True)
+    (snapshots / "gone").symlink_to(tmp_path / "no_such_snapshot")
+    good = fill(snapshots / "abc123")
+    assert hub.find_local(HF_ID) == good
+    (good / "model.safetensors").unlink()
+    (good / "model.safetensors").symlink_to(tmp_path / "blobs" / "deadbeef")
+    with pytest.raises(FileNotFoundError, match=r"model.safetensors is a link to a file that no longer exists.*"
+                                                r"delete .*abc123 and download google/siglip2-base-patch16-naflex"):
+        hub.find_local(HF_ID)

@@ -106,10 +106,11 @@ def test_chunked_and_full_ignore_embedding_norm():
     _assert_close(got.detach(), ref.detach(), atol=1e-12, rtol=1e-12, what="scaled embeddings")
 
 
-@pytest.mark.parametrize("chunk", [0, -1, 2.0, True, None])
-def test_chunked_rejects_bad_chunk_size(chunk):
+@pytest.mark.parametrize("chunk, error", [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError),
+                                          (None, TypeError)])
+def test_chunked_rejects_bad_chunk_size(chunk, error):
     img, txt, s, b = _inputs(4, 3, seed=0)
-    with pytest.raises(ValueError, match="chunk_size"):
+    with pytest.raises(error, match="chunk_size must be"):  # checks.check_int, the package's one positive-int check
         chunked_sigmoid_loss(img, txt, s, b, chunk_size=chunk)
 
 

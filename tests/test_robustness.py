@@ -498,3 +498,37 @@ def test_a_lone_surrogate_in_any_text_is_named(before, surrogate, after, folder)
 def test_any_valid_text_gives_64_ids_ending_in_eos_then_padding(text, folder):
     ids = Tokenizer(folder)(text)[0].tolist()  # [64]
     assert len(ids) == 64 and 1 in ids and all(i == 0 for i in ids[ids.index(1) + 1 :])
+
+
+@pytest.mark.parametrize("content, key", [
+    ([], "JSON object"),
+    (None, "JSON object"),
+    ({"model_type": "siglip2", "text_config": []}, "text_config"),
+    ({"model_type": "siglip2", "vision_config": "big"}, "vision_config"),
+    ({"model_type": "siglip2", "architectures": ["Siglip2ForImageClassification"]}, "id2label"),
+    ({"model_type": "siglip2", "architectures": ["Siglip2ForImageClassification"], "id2label": ["cat"]}, "id2label"),
+    ({"model_type": "siglip2", "vision_config": {"num_attention_heads": 0}}, "num_attention_heads"),
+    ({"model_type": "siglip2", "text_config": {"num_attention_heads": 0}}, "num_attention_heads"),
+    ({"model_type": "siglip2", "vision_config": {"patch_size": 16.0}}, "patch_size"),
+    ({"model_type": "siglip2", "vision_config": {"patch_size": "16"}}, "patch_size"),
+    ({"model_type": "siglip", "vision_config": {"image_size": "224"}}, "image_size"),
+])
+def test_a_malformed_config_json_names_file_and_key_in_both_loaders(content, key, tmp_path):
+    # Never an AttributeError, KeyError or ZeroDivisionError from deep inside: the torch loader's CheckpointError and
+    # the numpy twin's ValueError both name the file and the key.
+    import reference_numpy.weights
+
+    (tmp_path / "config.json").write_text(json.dumps(content))
+    with pytest.raises(CheckpointError, match=rf"config.json: .*{key}"):
+        siglip2_min.weights.read_config(tmp_path)
+    with pytest.raises(ValueError, match=rf"config.json.*{key}") as info:
+        reference_numpy.weights.read_config(str(tmp_path))
+    assert type(info.value) is ValueError
+
+
+def test_the_numpy_twin_refuses_a_one_tower_folder_saying_so(tmp_path):
+    import reference_numpy
+
+    hf_fixtures.hf_naflex_model().vision_model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="'siglip2_vision_model' is a one-tower checkpoint; the numpy twin reads"):
+        reference_numpy.load_model(tmp_path)
