@@ -112,9 +112,16 @@ def read_safetensors(folder):
     state = {}
     for name in files:
         try:
-            state.update(load_file(os.path.join(folder, name)))
+            tensors = load_file(os.path.join(folder, name))
         except TypeError as e:  # numpy has no bfloat16: safetensors.numpy refuses BF16 tensors
             raise ValueError(f"{name}: {e}; convert the checkpoint to float32 to read it with numpy") from e
+        for key, value in tensors.items():
+            # Once ml_dtypes is imported (onnx imports it), numpy reads BF16 after all: refuse it the same way
+            # whatever was imported before, and int/bool weights too (the torch loader refuses them as well).
+            if value.dtype not in (np.float16, np.float32, np.float64):
+                raise ValueError(f"{name}: {key} is stored as {value.dtype}; convert the checkpoint to float32 to "
+                                 "read it with numpy")
+        state.update(tensors)
     return state
 
 
