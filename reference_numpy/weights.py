@@ -28,7 +28,8 @@ VISION_DEFAULTS = dict(
     num_patches=256, image_size=224, vision_use_head=True,
 )
 FAMILIES = {"siglip2": "naflex", "siglip": "fixres"}  # config.json model_type -> checkpoint family
-ONE_TOWER = ("siglip2_vision_model", "siglip_vision_model", "siglip2_text_model", "siglip_text_model")  # HF's one-tower classes
+# HF's one-tower classes (Siglip2VisionModel, ...): the twin reads two-tower and classifier checkpoints only
+ONE_TOWER = ("siglip2_vision_model", "siglip_vision_model", "siglip2_text_model", "siglip_text_model")
 
 
 def read_config(folder):

@@ -135,8 +135,8 @@ def _embed_dim(model):
 def check_tower(model, tower):
     """A TypeError unless `model` is a SigLIP2 model, a ValueError naming `tower` ("vision", "text") if it lacks it."""
     if not (hasattr(model, "encode_image") and hasattr(model, "encode_text")):
-        raise TypeError(f"need a SigLIP2 model (load_model of an image-text checkpoint: two-tower, or one of them), got "
-                        f"{type(model).__name__}: an image-classification checkpoint has no text tower")
+        raise TypeError(f"need a SigLIP2 model (load_model of an image-text checkpoint: two-tower, or one of them), "
+                        f"got {type(model).__name__}: an image-classification checkpoint has no text tower")
     model.require(tower)
 
 

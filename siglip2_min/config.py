@@ -142,9 +142,15 @@ def from_hf_config(hf: dict) -> SigLIP2Config:
         if sub is not None and sub.get("hidden_act") not in (None, "gelu_pytorch_tanh"):
             raise ValueError(f"{name}.hidden_act is {sub['hidden_act']!r}; SigLIP2 uses the tanh GELU "
                              "'gelu_pytorch_tanh'")
-    text_cfg = text if text is None else _pick(
-        TextConfig, text, projection_size=text.get("projection_size") or text.get("hidden_size", 768))
-    vision_cfg = vision if vision is None else _vision_config(vision, model_type)
+    try:
+        text_cfg = text if text is None else _pick(
+            TextConfig, text, projection_size=text.get("projection_size") or text.get("hidden_size", 768))
+        vision_cfg = vision if vision is None else _vision_config(vision, model_type)
+    except ValueError as e:
+        if text is not None and vision is not None:
+            raise
+        one_tower = hf["model_type"]
+        raise ValueError(f"{e} (a one-tower {one_tower!r} config.json holds these keys at its top level)") from None
     architectures = hf.get("architectures") or []
     if not (isinstance(architectures, list) and all(isinstance(a, str) for a in architectures)):
         raise ValueError(f"architectures must be a list of class names, got {architectures!r:.60}")

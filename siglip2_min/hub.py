@@ -84,8 +84,9 @@ def find_local(hf_id):
         dangling = [f for f in REQUIRED_FILES if (folder / f).is_symlink() and not (folder / f).exists()]
         if dangling:
             raise FileNotFoundError(
-                f"{folder / dangling[0]} is a link to a file that no longer exists ({os.readlink(folder / dangling[0])}):"
-                f" the HF cache is damaged; delete {folder} and download {hf_id} again"
+                f"{folder / dangling[0]} is a link to a file that no longer exists "
+                f"({os.readlink(folder / dangling[0])}): the HF cache is damaged; delete {folder} and download "
+                f"{hf_id} again"
             )
     return None
 
@@ -136,8 +137,8 @@ def resolve_model(name_or_path=None, allow_download=True, files=REQUIRED_FILES):
         if lacking:
             raise FileNotFoundError(
                 f"the bundled model is missing: {BUNDLED} lacks {', '.join(lacking)}. Reinstall the "
-                "package, or rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny --overwrite`, or pass "
-                "a model (--model / load_model(path))."
+                "package, or rebuild it with `python -m siglip2_min.train --out siglip2_min/assets/tiny --overwrite`, "
+                "or pass a model (--model / load_model(path))."
             )
         return BUNDLED
     path = Path(name_or_path).expanduser()

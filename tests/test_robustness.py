@@ -532,3 +532,13 @@ def test_the_numpy_twin_refuses_a_one_tower_folder_saying_so(tmp_path):
     hf_fixtures.hf_naflex_model().vision_model.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'siglip2_vision_model' is a one-tower checkpoint; the numpy twin reads"):
         reference_numpy.load_model(tmp_path)
+
+
+def test_the_numpy_twin_refuses_bfloat16_even_after_ml_dtypes_is_imported(tmp_path):
+    # onnx imports ml_dtypes, which teaches numpy bfloat16: the twin's answer must not depend on what ran before.
+    import reference_numpy
+
+    pytest.importorskip("ml_dtypes")  # installed with the [export] extra (onnx)
+    hf_fixtures.hf_naflex_model().to(torch.bfloat16).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="stored as bfloat16; convert the checkpoint to float32"):
+        reference_numpy.load_model(tmp_path)

@@ -198,3 +198,13 @@ def test_the_processor_reads_a_one_tower_config_json(tmp_path):
     naflex = save(one_tower("siglip2_vision"), tmp_path / "naflex", prefixed=False)
     processor = siglip2_min.load_processor(naflex)
     assert (processor.naflex, processor.patch_size, processor.max_num_patches) == (True, 4, 16)
+
+
+def test_a_bad_value_in_a_one_tower_config_json_names_its_top_level_key(tmp_path):
+    folder = save(one_tower("siglip2_vision"), tmp_path, prefixed=False)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "patch_size": 0}))
+    with pytest.raises(siglip2_min.CheckpointError,
+                       match=r"config.json: vision_config.patch_size is 0.*'siglip2_vision_model' config.json holds "
+                             "these keys at its top level"):
+        siglip2_min.load_model(folder)
