@@ -18,8 +18,11 @@ Needs the `[export]` extra: `pip install "siglip2-min[export]"` (onnx, onnxscrip
 import copy
 import importlib.util
 import json
+import logging
 import shutil
 import sys
+import warnings
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +40,22 @@ def missing_packages():
 
 def missing_message():
     return f'ONNX export needs {" and ".join(missing_packages())}: pip install "siglip2-min[export]"'
+
+
+@contextmanager
+def quiet_exporter():
+    """Silence torch.onnx's notes that do not concern these graphs (torchvision's ops skipped, the B and N axis
+    names merged, a pytree deprecation), so that `siglip2-min export` prints only what matters."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used")
+        warnings.filterwarnings("ignore", message=r".*LeafSpec", category=FutureWarning)
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
 
 
 class ImageEmbedder(nn.Module):
@@ -85,7 +104,7 @@ def export_onnx(model, out_dir, source=None, overwrite=False):
     ids = torch.zeros(2, model.config.text.max_position_embeddings, dtype=torch.long, device=dev)
     # One file per tower, unless a tower's weights pass protobuf's 2 GB limit (giant-opt): then `*.onnx.data` beside it
     external = sum(p.numel() for p in model.parameters()) * 4 > 1.8e9
-    with output_folder(out_dir, overwrite=overwrite) as tmp, torch.no_grad():
+    with output_folder(out_dir, overwrite=overwrite) as tmp, torch.no_grad(), quiet_exporter():
         options = dict(dynamo=True, optimize=False, external_data=external, verbose=False)
         torch.onnx.export(ImageEmbedder(model).eval(), example, tmp / "vision.onnx", dynamic_shapes=image_shapes,
                           input_names=["pixel_values", "pixel_attention_mask", "spatial_shapes"],
