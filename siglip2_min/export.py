@@ -128,7 +128,7 @@ def add_parser(sub, common):
                                       "files (docs/export.md)")
     p.add_argument("model", nargs="?", metavar="MODEL",
                    help="model folder or Hugging Face id (default: the bundled tiny model)")
-    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (must not exist)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (an existing one only with --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--device", default="cpu", help="torch device to trace on (default: cpu)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
