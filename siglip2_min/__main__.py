@@ -1,4 +1,5 @@
-"""The `siglip2-min` command line: demo, classify, embed, similarity (and search, attention: search.py, features.py).
+"""The `siglip2-min` command line: demo, classify, embed, similarity (and search, attention, export: search.py,
+features.py, export.py).
 Also `python -m siglip2_min`.
 
     siglip2-min demo                                       # draws shapes, classifies them with the bundled model
@@ -7,6 +8,7 @@ Also `python -m siglip2_min`.
     siglip2-min similarity a.png b.png --texts "a cat" "a dog"   # one score per image and text
     siglip2-min search emb.npz "a red car"                 # stored images ranked against a text
     siglip2-min attention a.png --out heat.png             # the MAP probe's attention drawn over the image
+    siglip2-min export --out tiny_onnx                     # ONNX graphs of both towers (export.py)
 
 Output for scripts: `classify --json` prints a JSON list with one object per input, in input order:
 `{"file": ..., "labels": [{"score": ..., "label": ...}, ...]}` best first (HF's zero-shot pipeline shape; the score is
@@ -188,7 +190,7 @@ def cmd_demo(args):
 
 
 def build_parser():
-    from . import evaluate, features, finetune, search
+    from . import evaluate, export, features, finetune, search
 
     parser = argparse.ArgumentParser(
         prog="siglip2-min",
@@ -252,6 +254,7 @@ def build_parser():
     search.add_parser(sub, common)
     evaluate.add_parser(sub, common)
     finetune.add_parser(sub, common)
+    export.add_parser(sub, common)
     return parser
 
 

@@ -11,12 +11,18 @@ A model over 1.8 GB of fp32 weights (giant-opt) keeps its weights beside the gra
 
 The towers export as they are: no host syncs, no data-dependent shapes (docs/model/embeddings.md). Inputs are not
 checked inside the graphs; the processor makes them right (`siglip2_min.checks` says what right is).
+From the command line: `siglip2-min export [MODEL] --out DIR [--overwrite]`; docs/export.md runs the result.
 Needs the `[export]` extra: `pip install "siglip2-min[export]"` (onnx, onnxscript; onnxruntime to run the result).
 """
 
 import copy
+import importlib.util
 import json
+import logging
 import shutil
+import sys
+import warnings
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +31,31 @@ from torch import nn
 from .fileio import check_output, output_folder
 from .hub import PROCESSOR_FILES, resolve_model
 from .weights import read_config
+
+
+def missing_packages():
+    """The packages of the `[export]` extra that torch's ONNX exporter needs and this Python lacks."""
+    return [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
+
+
+def missing_message():
+    return f'ONNX export needs {" and ".join(missing_packages())}: pip install "siglip2-min[export]"'
+
+
+@contextmanager
+def quiet_exporter():
+    """Silence torch.onnx's notes that do not concern these graphs (torchvision's ops skipped, the B and N axis
+    names merged, a pytree deprecation), so that `siglip2-min export` prints only what matters."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"# The axis name: \w+ will not be used")
+        warnings.filterwarnings("ignore", message=r".*LeafSpec", category=FutureWarning)
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
 
 
 class ImageEmbedder(nn.Module):
@@ -49,12 +80,11 @@ class TextEmbedder(nn.Module):
 def export_onnx(model, out_dir, source=None, overwrite=False):
     """Write the ONNX folder described in the module docstring for `model`, loaded from `source` (a folder or HF
     id, None = the bundled model, as for `load_model`), whose processor files are copied. Returns the folder."""
-    try:
-        import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
-    except ImportError:
-        raise ImportError('ONNX export needs onnx and onnxscript: pip install "siglip2-min[export]"') from None
-    if not hasattr(model, "encode_text"):
-        raise TypeError("export_onnx takes a two-tower SigLIP2 model (load_model of an image-text checkpoint)")
+    if missing_packages():
+        raise ImportError(missing_message())
+    if not hasattr(model, "encode_text") or model.config.towers != "both":  # a classifier, or one tower loaded
+        raise TypeError("export_onnx takes a two-tower SigLIP2 model (load_model of an image-text checkpoint, "
+                        "with both towers)")
     folder = resolve_model(source, files=("config.json",) + PROCESSOR_FILES)
     if read_config(folder) != model.config:
         raise ValueError(f"the model's config differs from {folder / 'config.json'}: pass the folder it came from")
@@ -75,15 +105,44 @@ def export_onnx(model, out_dir, source=None, overwrite=False):
     ids = torch.zeros(2, model.config.text.max_position_embeddings, dtype=torch.long, device=dev)
     # One file per tower, unless a tower's weights pass protobuf's 2 GB limit (giant-opt): then `*.onnx.data` beside it
     external = sum(p.numel() for p in model.parameters()) * 4 > 1.8e9
-    with output_folder(out_dir, overwrite=overwrite) as tmp, torch.no_grad():
-        options = dict(dynamo=True, optimize=False, external_data=external)
-        torch.onnx.export(ImageEmbedder(model), example, tmp / "vision.onnx", dynamic_shapes=image_shapes,
+    with output_folder(out_dir, overwrite=overwrite) as tmp, torch.no_grad(), quiet_exporter():
+        options = dict(dynamo=True, optimize=False, external_data=external, verbose=False)
+        torch.onnx.export(ImageEmbedder(model).eval(), example, tmp / "vision.onnx", dynamic_shapes=image_shapes,
                           input_names=["pixel_values", "pixel_attention_mask", "spatial_shapes"],
                           output_names=["image_embeds"], **options)
-        torch.onnx.export(TextEmbedder(model), (ids,), tmp / "text.onnx", dynamic_shapes=text_shapes,
+        torch.onnx.export(TextEmbedder(model).eval(), (ids,), tmp / "text.onnx", dynamic_shapes=text_shapes,
                           input_names=["input_ids"], output_names=["text_embeds"], **options)
         logits = {"scale": model.logit_scale.exp().item(), "bias": model.logit_bias.item()}
         (tmp / "logits.json").write_text(json.dumps(logits, indent=2) + "\n")
         for name in ("config.json",) + PROCESSOR_FILES:
             shutil.copyfile(folder / name, tmp / name)
     return out_dir
+
+
+# ------------------------------------------------------------------------------------- the `export` command
+
+
+def add_parser(sub, common):
+    """`siglip2-min export [MODEL] --out DIR [--overwrite]`. `common` is unused: batches, patch budgets and dtypes
+    mean nothing here (the graphs are fp32, B and N dynamic)."""
+    p = sub.add_parser("export", help="write the two towers as ONNX graphs, with logits.json and the processor "
+                                      "files (docs/export.md)")
+    p.add_argument("model", nargs="?", metavar="MODEL",
+                   help="model folder or Hugging Face id (default: the bundled tiny model)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (an existing one only with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--device", default="cpu", help="torch device to trace on (default: cpu)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    p.set_defaults(func=cmd_export, dtype="float32")
+
+
+def cmd_export(args):
+    from . import cli
+
+    if missing_packages():  # usage errors first: a missing package or a bad --out costs no model load
+        raise cli.UsageError(missing_message())
+    check_output(args.out, args.overwrite, folder=True)
+    model, _, folder = cli.load(args)
+    out = export_onnx(model, args.out, folder, overwrite=args.overwrite)
+    print(f"wrote {out}/: vision.onnx, text.onnx, logits.json and the model's processor files", file=sys.stderr)
+    return 0

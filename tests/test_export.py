@@ -1,5 +1,8 @@
 """ONNX export: the exported towers run in onnxruntime and equal the torch model on mixed-aspect batches.
 
+The bundled model is exported through the command (`siglip2-min export --out DIR`), so the onnxruntime tests below
+check what a user of the command gets; the FixRes test calls `export_onnx` itself.
+
 Exporting traces the whole model through torch.export and writes ONNX; it takes about a minute on a 2-core
 machine for the two families together, hence `slow`. Tolerance 1e-4 (the issue's bound): onnxruntime runs the
 same fp32 operations with its own kernels and fusions; unit-length embeddings and logits of order 1-10.
@@ -14,6 +17,8 @@ import torch
 from PIL import Image
 
 import siglip2_min
+from siglip2_min import export
+from siglip2_min.__main__ import main
 from siglip2_min.export import export_onnx
 from siglip2_min.fileio import OutputError
 from siglip2_min.hub import BUNDLED
@@ -31,8 +36,8 @@ IMAGES = [Image.new("RGB", size, colour) for size, colour in
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx") / "bundled"
-    model = siglip2_min.load_model()
-    return model, siglip2_min.load_processor(), export_onnx(model, out)
+    assert main(["export", "--out", str(out)]) == 0
+    return siglip2_min.load_model(), siglip2_min.load_processor(), out
 
 
 def run(folder, name, feeds):
@@ -90,3 +95,26 @@ def test_export_refuses_to_overwrite_and_a_folder_of_another_model(bundled, tmp_
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="config differs"):  # its config.json would be copied beside our graphs
         export_onnx(model, tmp_path / "x", other)
+
+
+def test_export_command_refuses_an_existing_out_a_bad_model_and_a_missing_extra(bundled, tmp_path, capsys,
+                                                                                monkeypatch):
+    _, _, folder = bundled
+    before = (folder / "vision.onnx").stat().st_mtime_ns
+    assert main(["export", "--out", str(folder)]) == 2  # exists, no --overwrite: refused before any work
+    assert "already exists" in capsys.readouterr().err
+    assert (folder / "vision.onnx").stat().st_mtime_ns == before
+    assert main(["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "a")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    shutil.copytree(BUNDLED, broken)
+    weights = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # a download cut short
+    assert main(["export", str(broken), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.safetensors" in err, err
+    monkeypatch.setattr(export, "missing_packages", lambda: ["onnx", "onnxscript"])  # as if without the extra
+    assert main(["export", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "onnx and onnxscript" in err and "siglip2-min[export]" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]  # nothing written by any of the refusals
