@@ -67,10 +67,12 @@ def compare(name, ours, theirs, repeats, items, unit="/s"):
         t_ours.append(median_time(ours, 1))
         t_theirs.append(median_time(theirs, 1))
     a, b = sorted(t_ours)[repeats // 2], sorted(t_theirs)[repeats // 2]
+    load = f"load average {os.getloadavg()[0]:.1f}"  # on a shared machine, the context of every figure
     if unit:
-        print(f"{name:<40} ours {items / a:8.2f}/s   transformers {items / b:8.2f}/s   ratio {b / a:5.2f}x", flush=True)
+        print(f"{name:<40} ours {items / a:8.2f}/s   transformers {items / b:8.2f}/s   ratio {b / a:5.2f}x   {load}",
+              flush=True)
     else:
-        print(f"{name:<40} ours {a:8.2f} s    transformers {b:8.2f} s    ratio {b / a:5.2f}x", flush=True)
+        print(f"{name:<40} ours {a:8.2f} s    transformers {b:8.2f} s    ratio {b / a:5.2f}x   {load}", flush=True)
     return b / a
 
 
