@@ -35,6 +35,7 @@ from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, s
 from .model import SigLIP2
 from .processor import load_processor
 from .tokenizer import HF_TOKENIZER_CONFIG, PAD_ID, train_sentencepiece
+from .weights import hf_state_dict
 
 
 PATCH_SIZE = 8
@@ -240,8 +241,7 @@ def save_weights(out_dir, model, info):
     """model.safetensors with the HF parameter names (loads in `load_model` and `transformers.Siglip2Model`)."""
     from safetensors.torch import save_file
 
-    state = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
-    save_file(state, out_dir / "model.safetensors", metadata={"format": "pt"})
+    save_file(hf_state_dict(model), out_dir / "model.safetensors", metadata={"format": "pt"})
     (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 

@@ -10,6 +10,9 @@ loading is a copy by name plus this short list of transforms:
 2. Image-classification checkpoints carry `vision_model.head.*`, which HF's classifier never uses (it
    mean-pools); those tensors are skipped.
 
+`hf_state_dict(model)` undoes this list (a dropped tensor stays dropped): what `train.py` saves, and what any
+code that writes a model back to the HF layout should save.
+
 Safetensors only: a `.bin`/`.pt` pickle can execute code when loaded, so it is refused. Tensors are read one at
 a time into modules built on the meta device, so at no point are two full copies of the weights in memory.
 """
@@ -80,6 +83,21 @@ def _transform(name, tensor, config):
         D, C, p, _ = tensor.shape
         return tensor.permute(0, 2, 3, 1).reshape(D, p * p * C)  # Conv2d [D, 3, p, p] -> Linear [D, p*p*3]
     return tensor
+
+
+def hf_state_dict(model):
+    """The model's tensors under their checkpoint names and in the checkpoint's layout: the inverse of `_transform`.
+
+    Loading a file and saving `hf_state_dict(model)` gives back its tensors bit for bit (less the classifier's
+    unused MAP head); `transformers` loads the result. The tensors share the parameters' memory (no second copy
+    of the model), each contiguous and apart from the others, as `safetensors.torch.save_file` requires.
+    """
+    state = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
+    if model.config.vision is not None and not model.config.vision.naflex:  # FixRes: Linear [D, p*p*3] -> Conv2d [D, 3, p, p], inverting transform 1
+        D, P = state[PATCH_KEY].shape
+        p = model.config.vision.patch_size
+        state[PATCH_KEY] = state[PATCH_KEY].reshape(D, p, p, P // (p * p)).permute(0, 3, 1, 2).contiguous()
+    return state
 
 
 def select_towers(files, stored, config):

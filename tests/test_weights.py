@@ -9,6 +9,7 @@ from safetensors.torch import load_file, save_file
 
 import siglip2_min
 from siglip2_min import CheckpointError
+from siglip2_min.weights import hf_state_dict
 from hf_fixtures import naflex_inputs, text_inputs
 
 
@@ -141,6 +142,26 @@ def test_fixres_conv_weight_becomes_the_linear_patch_embedding(fixres_checkpoint
     # weight for (py, px, c) at column (py*p + px)*3 + c
     assert torch.equal(linear[:, (2 * p + 1) * 3 + 2], conv[:, 2, 2, 1])
     assert linear.shape == (conv.shape[0], p * p * 3)
+
+
+@pytest.mark.parametrize("which", ["naflex_checkpoint", "fixres_checkpoint", "classifier_checkpoint"])
+def test_hf_state_dict_gives_back_the_files_tensors_bit_for_bit(which, request):
+    folder, _ = request.getfixturevalue(which)
+    saved = load_file(folder / "model.safetensors")
+    if which == "classifier_checkpoint":  # the unused MAP head is dropped on load, so it cannot come back
+        saved = {k: v for k, v in saved.items() if not k.startswith("vision_model.head.")}
+    state = hf_state_dict(siglip2_min.load_model(folder))
+    assert state.keys() == saved.keys()
+    assert all(torch.equal(state[k], saved[k]) and state[k].shape == saved[k].shape for k in saved)
+
+
+@pytest.mark.parametrize("which", ["naflex_checkpoint", "fixres_checkpoint"])
+def test_hf_state_dict_saved_loads_in_transformers(which, request, tmp_path):
+    folder, hf = request.getfixturevalue(which)
+    shutil.copyfile(folder / "config.json", tmp_path / "config.json")
+    save_file(hf_state_dict(siglip2_min.load_model(folder)), tmp_path / "model.safetensors", metadata={"format": "pt"})
+    reloaded = type(hf).from_pretrained(tmp_path).state_dict()
+    assert all(torch.equal(reloaded[k], v) for k, v in hf.state_dict().items())
 
 
 def test_model_runs_after_loading(folder):

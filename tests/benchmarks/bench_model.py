@@ -1,11 +1,14 @@
 """Model speed and loading memory: siglip2-min against transformers, same random B/16 NaFlex weights, one run.
 
-    python tests/benchmarks/bench_model.py [--threads 2] [--repeats 3] [--batch 8] [--skip-memory] [--device cuda]
+    python tests/benchmarks/bench_model.py [--threads 2] [--repeats 3] [--batches 8 32] [--text-batches 8 64]
+                                           [--skip-memory] [--profile] [--device cuda]
 
-Prints ratios (ours vs transformers; > 1 means faster) for: images of one size (16 x 16 patches), images of mixed
-aspect ratios 1:4 to 4:1 (each its own NaFlex grid of <= 256 patches), 64-token texts; and the peak resident memory
-of loading a base-size checkpoint (full 256k vocabulary, ~1.5 GB fp32) relative to the file size. Not a test: the
-numbers depend on the machine. Each timing is the median of `--repeats` runs, ours and theirs interleaved.
+Prints ratios (ours vs transformers; > 1 means faster) for: images of one size (16 x 16 patches) and images of
+mixed aspect ratios 1:4 to 4:1 (each its own NaFlex grid of <= 256 patches) at each of `--batches`, 64-token texts
+at each of `--text-batches`; the time to load the checkpoint; and the peak resident memory of loading a base-size
+checkpoint (full 256k vocabulary, ~1.5 GB fp32) relative to the file size. `--profile` adds torch.profiler's table
+of the top operators of each implementation on a mixed batch of 8. Not a test: the numbers depend on the machine.
+Each timing is the median of `--repeats` runs, ours and theirs interleaved.
 """
 
 import argparse
@@ -57,39 +60,95 @@ def median_time(fn, repeats):
     return sorted(times)[len(times) // 2]
 
 
-def compare(name, ours, theirs, repeats, items):
+def compare(name, ours, theirs, repeats, items, unit="/s"):
     ours(), theirs()  # warm-up
     t_ours, t_theirs = [], []
     for _ in range(repeats):  # interleaved, so drifts in machine load hit both
         t_ours.append(median_time(ours, 1))
         t_theirs.append(median_time(theirs, 1))
     a, b = sorted(t_ours)[repeats // 2], sorted(t_theirs)[repeats // 2]
-    print(f"{name:<34} ours {items / a:8.2f}/s   transformers {items / b:8.2f}/s   ratio {b / a:5.2f}x", flush=True)
+    load = f"load average {os.getloadavg()[0]:.1f}"  # on a shared machine, the context of every figure
+    if unit:
+        print(f"{name:<40} ours {items / a:8.2f}/s   transformers {items / b:8.2f}/s   ratio {b / a:5.2f}x   {load}",
+              flush=True)
+    else:
+        print(f"{name:<40} ours {a:8.2f} s    transformers {b:8.2f} s    ratio {b / a:5.2f}x   {load}", flush=True)
     return b / a
 
 
-def speed(folder, repeats, batch, device="cpu"):
+def roofline(repeats, tokens=2048, D=768, F=3072, layers=12, patches=256):
+    """Measured float32 matmul FLOP/s (the MLP's [tokens, D] @ [D, F] product) and the images/s it would allow.
+
+    FLOPs per image of the B/16 vision tower at 256 patches: per layer and token, 2 * (4 D^2 + 2 D F) in the
+    q/k/v/out and MLP products and 2 * 2 * N * D in q k^T and the weighted sum of v; the patch embedding and
+    the head add < 1%.
+    """
+    a, w = torch.randn(tokens, D), torch.randn(D, F)
+    a @ w  # warm-up
+    seconds = median_time(lambda: a @ w, max(repeats, 5))
+    flops_per_s = 2 * tokens * D * F / seconds
+    per_image = layers * patches * (2 * (4 * D * D + 2 * D * F) + 4 * patches * D)
+    print(f"roofline: matmul {flops_per_s / 1e9:.1f} GFLOP/s; {per_image / 1e9:.1f} GFLOP an image -> at most "
+          f"{flops_per_s / per_image:.2f} images/s", flush=True)
+    return flops_per_s / per_image
+
+
+def load_times(folder, repeats, device):
+    """Median seconds of `load_model` and of transformers' `from_pretrained` (+ eval), interleaved."""
+    import transformers
+    import siglip2_min
+
+    return compare("load the checkpoint", lambda: siglip2_min.load_model(folder, device=device),
+                   lambda: transformers.Siglip2Model.from_pretrained(folder).to(device).eval(), repeats, 1, unit="")
+
+
+def speed(folder, repeats, batches, text_batches, device="cpu"):
     import transformers
     import siglip2_min
 
     ours = siglip2_min.load_model(folder, device=device)
     theirs = transformers.Siglip2Model.from_pretrained(folder).to(device).eval()
-    equal = [t.to(device) for t in inputs([(16, 16)] * batch)]
-    mixed = [t.to(device) for t in inputs([MIXED[i % len(MIXED)] for i in range(batch)])]
-    ids = torch.randint(5, 1000, (4 * batch, 64), device=device)
     results = {}
     with torch.inference_mode():
-        for label, (pv, mask, ss) in (("images, equal size (16x16)", equal), ("images, mixed 1:4..4:1", mixed)):
-            check = (ours.encode_image(pv, mask, ss) -
-                     theirs.get_image_features(pixel_values=pv, pixel_attention_mask=mask,
-                                               spatial_shapes=ss).pooler_output).abs().max()
-            assert check < 1e-3, f"outputs differ by {check}: the comparison would be meaningless"
-            results[label] = compare(label, lambda: ours.encode_image(pv, mask, ss),
-                                     lambda: theirs.get_image_features(pixel_values=pv, pixel_attention_mask=mask,
-                                                                       spatial_shapes=ss), repeats, len(pv))
-        results["texts (64 tokens)"] = compare("texts (64 tokens)", lambda: ours.encode_text(ids),
-                                               lambda: theirs.get_text_features(input_ids=ids), repeats, len(ids))
+        for batch in batches:
+            equal = [t.to(device) for t in inputs([(16, 16)] * batch)]
+            mixed = [t.to(device) for t in inputs([MIXED[i % len(MIXED)] for i in range(batch)])]
+            for label, (pv, mask, ss) in ((f"images, equal (16x16), batch {batch}", equal),
+                                          (f"images, mixed 1:4..4:1, batch {batch}", mixed)):
+                check = (ours.encode_image(pv, mask, ss) -
+                         theirs.get_image_features(pixel_values=pv, pixel_attention_mask=mask,
+                                                   spatial_shapes=ss).pooler_output).abs().max()
+                assert check < 1e-3, f"outputs differ by {check}: the comparison would be meaningless"
+                results[label] = compare(label, lambda: ours.encode_image(pv, mask, ss),
+                                         lambda: theirs.get_image_features(pixel_values=pv, pixel_attention_mask=mask,
+                                                                           spatial_shapes=ss), repeats, len(pv))
+        for batch in text_batches:
+            ids = torch.randint(5, 1000, (batch, 64), device=device)
+            label = f"texts (64 tokens), batch {batch}"
+            results[label] = compare(label, lambda: ours.encode_text(ids),
+                                     lambda: theirs.get_text_features(input_ids=ids), repeats, len(ids))
     return results
+
+
+def profile(folder, rows=12):
+    """torch.profiler's top operators (self CPU time) of each implementation on one mixed batch of 8."""
+    import transformers
+    import siglip2_min
+    from torch.profiler import ProfilerActivity, profile as profiler
+
+    ours = siglip2_min.load_model(folder)
+    theirs = transformers.Siglip2Model.from_pretrained(folder).eval()
+    pv, mask, ss = inputs([MIXED[i % len(MIXED)] for i in range(8)])
+    runs = {"siglip2-min": lambda: ours.encode_image(pv, mask, ss),
+            "transformers": lambda: theirs.get_image_features(pixel_values=pv, pixel_attention_mask=mask,
+                                                              spatial_shapes=ss)}
+    with torch.inference_mode():
+        for name, run in runs.items():
+            run()  # warm-up
+            with profiler(activities=[ProfilerActivity.CPU]) as prof:
+                run()
+            print(f"\n{name}, mixed batch 8:\n" +
+                  prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows), flush=True)
 
 
 def peak_load_memory(folder, which):
@@ -115,7 +174,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batches", type=int, nargs="+", default=[8, 32], help="image batch sizes")
+    parser.add_argument("--text-batches", type=int, nargs="+", default=[8, 64], help="text batch sizes")
+    parser.add_argument("--profile", action="store_true", help="also print the top operators of each")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the speed part; memory is measured on the CPU)")
     args = parser.parse_args()
@@ -125,11 +186,16 @@ def main():
     import transformers
 
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, {args.device}, {args.threads} threads, "
-          f"batch {args.batch}, median of {args.repeats}")
+          f"median of {args.repeats}, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "speed"  # the vocabulary does not change the speed; a small one saves disk and time
         save_base_checkpoint(small, vocab_size=1000)
-        results = speed(small, args.repeats, args.batch, args.device)
+        results = speed(small, args.repeats, args.batches, args.text_batches, args.device)
+        results["load time"] = load_times(small, args.repeats, args.device)
+        if args.device == "cpu":
+            results["roofline images/s"] = roofline(args.repeats)
+        if args.profile:
+            profile(small)
         if not args.skip_memory:
             full = Path(tmp) / "full"
             save_base_checkpoint(full, vocab_size=256000)
@@ -140,6 +206,7 @@ def main():
                 print(f"load peak RSS growth, {which:<13} {peak / 2**30:6.2f} GiB = {peak / size:4.2f}x the "
                       f"{size / 2**30:.2f} GiB file", flush=True)
     print(json.dumps({k: round(v, 3) for k, v in results.items()}))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,5 +11,4 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out
 python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available())" | tee -a "$out/gpu.txt"
 python -m pytest -q -rs tests/test_cuda.py tests/test_ddp_training.py tests/test_device.py 2>&1 | tee "$out/tests.txt"
 python tests/benchmarks/bench_cuda.py 2>&1 | tee "$out/bench_cuda_plan.txt"
-python tests/benchmarks/bench_model.py --device cuda --skip-memory --repeats 5 --batch 8 2>&1 | tee "$out/bench_cuda.txt"
-python tests/benchmarks/bench_model.py --device cuda --skip-memory --repeats 5 --batch 32 2>&1 | tee -a "$out/bench_cuda.txt"
+python tests/benchmarks/bench_model.py --device cuda --skip-memory --repeats 5 --batches 8 32 2>&1 | tee "$out/bench_cuda.txt"
