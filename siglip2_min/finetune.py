@@ -31,7 +31,7 @@ from .train import _init_distributed, lr_at, param_groups
 
 TRAIN = ("all", "text", "image", "heads")
 # Defaults: the course-sized proof in docs/evaluate-finetune.md was measured with them (the bundled tiny model).
-EPOCHS = 25.0
+EPOCHS = 20.0
 BATCH_SIZE = 60
 LR = 5e-4
 WARMUP = 20
