@@ -1,6 +1,6 @@
 """Data for the course exercise: teach the bundled tiny model a shape it has never seen, by fine-tuning.
 
-    python -m siglip2_min.course DIR [--shape arrow]
+    python -m siglip2_min.course DIR [--shape diamond]
 
 writes, in the styles of `data.py` (same colours, sizes, positions, backgrounds, aspect ratios and caption
 phrasings):
@@ -35,6 +35,12 @@ def _arrow(form):
     return [(-1, -h), (0.1, -h), (0.1, -0.75), (1, 0), (0.1, 0.75), (0.1, h), (-1, h)]
 
 
+def _diamond(form):
+    """A rhombus standing on a corner, 0.5-0.7 times as wide as it is tall."""
+    w = 0.5 + 0.2 * form
+    return [(0, -1), (w, 0), (0, 1), (-w, 0)]
+
+
 def _crescent(image, cx, cy, radius, angle, rgb, form):
     """A crescent moon: a disc with a smaller disc bitten out of one side (through a mask, so a noisy background
     shows through the bite)."""
@@ -47,7 +53,9 @@ def _crescent(image, cx, cy, radius, angle, rgb, form):
     image.paste(rgb, mask=mask)
 
 
-NEW_SHAPES = ("arrow", "crescent")  # crescent: the second shape, measured once with the defaults tuned on arrow
+# The exercise's shape is the diamond; the defaults of `finetune` were chosen on it (and on the arrow, which is
+# harder: docs/evaluate-finetune.md). The crescent was measured once, with those defaults, as a check.
+NEW_SHAPES = ("arrow", "diamond", "crescent")
 
 
 def new_shape_sample(index, shape, split="train", seed=0):
@@ -72,8 +80,11 @@ def new_shape_sample(index, shape, split="train", seed=0):
         noise = rng.normal(0, rng.uniform(2, 8), (height, width, 1))
         image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
     form = rng.random()
-    if shape == "arrow":
-        ImageDraw.Draw(image).polygon(data._polygon(cx, cy, extent / 2, angle, _arrow(form)), fill=rgb)
+    if shape in ("arrow", "diamond"):
+        points = _arrow(form) if shape == "arrow" else _diamond(form)
+        if shape == "diamond":
+            angle = rng.uniform(-data.MAX_ROTATION, data.MAX_ROTATION)  # upright: a rotated diamond is a square
+        ImageDraw.Draw(image).polygon(data._polygon(cx, cy, extent / 2, angle, points), fill=rgb)
     else:
         _crescent(image, cx, cy, extent / 2, angle, rgb, form)
     where = data._where(cx / width, cy / height)
@@ -81,7 +92,7 @@ def new_shape_sample(index, shape, split="train", seed=0):
     return data.Sample(image, colour, shape, size, where, background, caption)
 
 
-def write(out, shape="arrow", seed=0, overwrite=False, train_per_shape=TRAIN_PER_SHAPE,
+def write(out, shape="diamond", seed=0, overwrite=False, train_per_shape=TRAIN_PER_SHAPE,
           heldout_per_shape=HELDOUT_PER_SHAPE):
     """Write the exercise's data into the folder `out` (see the module docstring); returns its path."""
     with output_folder(out, overwrite) as tmp:
@@ -111,7 +122,7 @@ def write(out, shape="arrow", seed=0, overwrite=False, train_per_shape=TRAIN_PER
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m siglip2_min.course", description=__doc__.split("\n")[0])
     parser.add_argument("out", metavar="DIR", help="folder to create")
-    parser.add_argument("--shape", choices=NEW_SHAPES, default="arrow", help="the new shape (default arrow)")
+    parser.add_argument("--shape", choices=NEW_SHAPES, default="diamond", help="the new shape (default diamond)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)

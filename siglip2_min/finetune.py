@@ -31,9 +31,9 @@ from .train import _init_distributed, lr_at, param_groups
 
 TRAIN = ("all", "text", "image", "heads")
 # Defaults: the course-sized proof in docs/evaluate-finetune.md was measured with them (the bundled tiny model).
-EPOCHS = 1.0
-BATCH_SIZE = 120
-LR = 1e-4
+EPOCHS = 20.0
+BATCH_SIZE = 60
+LR = 5e-4
 WARMUP = 20
 CHUNK = 256  # text rows per block of the chunked loss; batches above this use it (memory O(B * CHUNK), not B^2)
 WEIGHT_FILES = ("*.safetensors", "*.safetensors.index.json", "*.bin", "*.pt", "training.json", "finetune.json")
