@@ -5,7 +5,6 @@ a line on stderr for each input that cannot be read, which the command counts as
 it goes on with the others (docs/errors.md).
 """
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -81,23 +80,13 @@ def read_images(paths, progress=None):
     return pairs, errors
 
 
-@functools.cache
-def image_suffixes():
-    """Every extension Pillow opens (`PIL.Image.registered_extensions()`: .avif, .heic with a plugin, ...), less its
-    stub formats (BUFR, GRIB, HDF5, WMF), which it can name but not decode without an extra handler."""
-    from PIL import Image, ImageFile
-
-    def decodes(fmt):
-        factory = Image.OPEN.get(fmt, (None,))[0]
-        return factory is not None and not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))
-
-    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if decodes(fmt))
-
-
 def expand(inputs):
     """(files, n_failed): files as given; a folder becomes the image files under it (by suffix, recursively,
     sorted by path, hidden ones skipped). A folder without images, or one that cannot be read, counts as a failure
     and is named on stderr: nothing is skipped silently."""
+    from .datasets import image_suffixes
+
+    suffixes = image_suffixes()
     files, failed = [], 0
     for item in inputs:
         if not Path(item).is_dir():
@@ -108,12 +97,12 @@ def expand(inputs):
         for folder, subfolders, names in os.walk(item, onerror=unreadable.append):
             subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
             found += [Path(folder) / n for n in names if not n.startswith(".") and Path(n).suffix.lower() in
-                      image_suffixes() and (Path(folder) / n).is_file()]
+                      suffixes and (Path(folder) / n).is_file()]
         for err in unreadable:
             error(f"{err.filename}: cannot read the folder ({err.strerror or err})")
         failed += len(unreadable)
         if not found and not unreadable:
-            error(f"{item}: folder has no image files (none of the {len(image_suffixes())} extensions Pillow opens, "
+            error(f"{item}: folder has no image files (none of the {len(suffixes)} extensions Pillow opens, "
                   "such as .png .jpg .webp)")
             failed += 1
         files += [str(p) for p in sorted(found)]

@@ -13,6 +13,7 @@ listed image that does not exist is such a problem: nothing has been computed wh
 """
 
 import csv
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,19 @@ class DatasetError(ValueError):
     """A class folder or caption file that cannot be used; the message names every file and line at fault."""
 
 
+@functools.cache
 def image_suffixes():
-    """Every file extension Pillow can open, lowercase with the dot (".jpg", ".png", ".webp", ...)."""
-    Image.init()
-    return {ext.lower() for ext in Image.registered_extensions()}
+    """Every extension Pillow opens (`PIL.Image.registered_extensions()`: .avif, .heic with a plugin, ...), less its
+    stub formats (BUFR, GRIB, HDF5, WMF), which it can name but not decode without an extra handler."""
+    from PIL import ImageFile
+
+    Image.init()  # registers every plugin, not only the ones imported so far
+
+    def decodes(fmt):
+        factory = Image.OPEN.get(fmt, (None,))[0]
+        return factory is not None and not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))
+
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if decodes(fmt))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from . import api, datasets, prompts
+from . import api, cli, datasets, prompts
 from .fileio import check_output, write_text
 
 RECALL_KS = (1, 5, 10)
@@ -80,21 +80,6 @@ def retrieval_recall(model, processor, data, batch_size=32, max_num_patches=None
 # ------------------------------------------------------------------------------------------------- command line
 
 
-def load(args):
-    """(model, processor, folder) for --model, --dtype, --device; raises OSError/ValueError naming the problem."""
-    from . import hub
-    from .processor import load_processor
-    from .weights import load_model
-
-    folder = hub.resolve_model(args.model)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-    return load_model(folder, dtype=dtype, device=args.device), load_processor(folder), folder
-
-
-def error(message):
-    print(f"siglip2-min: error: {message}", file=sys.stderr)
-
-
 def add_parser(subparsers, common):
     """`evaluate zero-shot` and `evaluate retrieval`; `common` adds --model, --device, --dtype, ... to a parser."""
     p = subparsers.add_parser("evaluate", help="zero-shot accuracy on a class folder, or retrieval recall@K")
@@ -130,9 +115,9 @@ def run(args):
         templates = args.template if zero_shot and args.template else [api.DEFAULT_TEMPLATE]
         if zero_shot:  # a template without its '{}' is refused here, before the model is loaded
             [api.apply_template(t, "x") for t in prompts.resolve_templates(templates)]
-        model, processor, _ = load(args)
+        model, processor, _ = cli.load(args)
     except (OSError, ValueError, TypeError, RuntimeError) as err:
-        error(str(err))
+        cli.error(str(err))
         return 2
     quiet = dict(batch_size=args.batch_size, max_num_patches=args.max_patches, progress=args.progress)
     try:
@@ -141,7 +126,7 @@ def run(args):
         else:
             result = retrieval_recall(model, processor, data, **quiet)
     except api.ImageReadError as err:
-        error(str(err))
+        cli.error(str(err))
         return 1
     print(report_zero_shot(result, data, templates, args.canonicalize) if zero_shot else report_retrieval(result, data))
     if args.json == "-":

@@ -23,11 +23,12 @@ import time
 import numpy as np
 import torch
 
-from . import datasets, evaluate
+from . import cli, datasets, evaluate
 from .api import Progress, load_image
 from .fileio import check_output, output_folder
 from .loss import chunked_sigmoid_loss, distributed_sigmoid_loss, sigmoid_loss
 from .train import _init_distributed, lr_at, param_groups
+from .weights import hf_state_dict
 
 TRAIN = ("all", "text", "image", "heads")
 # Defaults: the course-sized proof in docs/evaluate-finetune.md was measured with them (the bundled tiny model).
@@ -124,12 +125,7 @@ def save(model, source, folder, info):
     for file in sorted(source.iterdir()):
         if file.is_file() and not any(file.match(pattern) for pattern in WEIGHT_FILES):
             shutil.copy2(file, folder / file.name)
-    state = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
-    vision = model.config.vision
-    if not vision.naflex:  # FixRes checkpoints store a Conv2d patch embedding (weights.py transform 1, inverted)
-        key, p = "vision_model.embeddings.patch_embedding.weight", vision.patch_size
-        state[key] = state[key].reshape(-1, p, p, 3).permute(0, 3, 1, 2).contiguous()  # [D, p*p*3] -> [D, 3, p, p]
-    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    save_file(hf_state_dict(model), folder / "model.safetensors", metadata={"format": "pt"})
     (folder / "finetune.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
@@ -186,9 +182,9 @@ def run(args):
             args.device = f"cuda:{rank % torch.cuda.device_count()}"
         autocast = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
         args.dtype = "float32"  # weights and optimizer in float32; --dtype sets the autocast compute type
-        model, processor, source = evaluate.load(args)
+        model, processor, source = cli.load(args)
     except (OSError, ValueError, TypeError, RuntimeError) as err:
-        evaluate.error(str(err))
+        cli.error(str(err))
         return 2
     trainable = set_trainable(model, args.train)
     quiet = dict(batch_size=args.batch_size, max_num_patches=args.max_patches, progress=False)
@@ -217,7 +213,7 @@ def run(args):
         seconds = time.time() - start
         after = measure() if rank == 0 else {}
     except evaluate.api.ImageReadError as err:
-        evaluate.error(f"{err}; nothing was written")
+        cli.error(f"{err}; nothing was written")
         return 1
     finally:
         if world > 1:

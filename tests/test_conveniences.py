@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from siglip2_min.__main__ import main
-from siglip2_min.cli import image_suffixes
+from siglip2_min.datasets import image_suffixes
 from siglip2_min.tokenizer import EOS_ID, TEXT_LENGTH, TextTruncatedWarning, Tokenizer
 from spm_fixture import train_tiny_spm
 from tiny_folder import make_model_folder
