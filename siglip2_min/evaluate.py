@@ -15,7 +15,6 @@ Formats: `datasets.py`. Shapes: N images, T texts, C classes, D embedding width.
 
 import argparse
 import json
-import sys
 
 import torch
 
