@@ -79,13 +79,20 @@ def save(folder, family):
     return (Path(folder) / "model.safetensors").stat().st_size
 
 
-def probe(folder, which, family, dtype):
-    code = PROBE.replace("REPO", repr(str(HERE.parents[2]))).replace("WHICH", repr(which))
-    code = code.replace("FOLDER", repr(str(folder))).replace("FAMILY", repr(family)).replace("DTYPE", repr(dtype))
+def run_probe(template, **names):
+    """Run `template` in a fresh Python with each NAME replaced by repr(value) (REPO: this checkout); its last line
+    of output, as JSON."""
+    code = template.replace("REPO", repr(str(HERE.parents[2])))
+    for name, value in names.items():
+        code = code.replace(name, repr(str(value)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode:
-        raise SystemExit(f"{which} {family} {dtype} failed:\n{out.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(map(str, names.values()))} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def probe(folder, which, family, dtype):
+    return run_probe(PROBE, WHICH=which, FOLDER=folder, FAMILY=family, DTYPE=dtype)
 
 
 def main():

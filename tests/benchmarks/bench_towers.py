@@ -10,7 +10,6 @@ model), then RssAnon / RssFile growth after touching every parameter (as a forwa
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-from bench_memory import save  # noqa: E402
+from bench_memory import run_probe, save  # noqa: E402
 
 PROBE = r"""
 import json, sys, time, torch
@@ -46,12 +45,7 @@ print(json.dumps(dict(seconds=seconds, params=params, **{k: touched[k] - base[k]
 
 
 def probe(folder, towers, dtype):
-    code = PROBE.replace("REPO", repr(str(HERE.parents[2]))).replace("FOLDER", repr(str(folder)))
-    code = code.replace("TOWERS", repr(towers)).replace("DTYPE", repr(dtype))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if out.returncode:
-        raise SystemExit(f"{towers} {dtype} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_probe(PROBE, FOLDER=folder, TOWERS=towers, DTYPE=dtype)
 
 
 def main():
