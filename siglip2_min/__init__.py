@@ -7,7 +7,8 @@
 
 from .api import ImageReadError, LabelScore, embed_images, embed_texts, image_text_logits, zero_shot
 from .features import AttentionMap, attention_map, patch_features
-from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig, from_hf_config
+from .config import PRESETS, SigLIP2Config, TextConfig, VisionConfig
+from .hf_config import from_hf_config
 from .export import export_onnx
 from .fileio import OutputError
 from .loss import chunked_sigmoid_loss, distributed_sigmoid_loss, sigmoid_loss

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .naflex import BILINEAR, check_limits, pixel_lut, preprocess
-from .config import TOWER_TYPES
+from .hf_config import TOWER_TYPES
 from .tokenizer import MAX_TEXT_LENGTH, TEXT_LENGTH, Tokenizer
 from .hub import resolve_model
 from .weights import CheckpointError

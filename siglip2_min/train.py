@@ -29,7 +29,8 @@ import torch
 from . import data
 from .api import DEFAULT_TEMPLATE, Progress, apply_template, embed_images, embed_texts
 from .checks import arg_float, arg_int
-from .config import PRESETS, to_hf_config
+from .config import PRESETS
+from .hf_config import to_hf_config
 from .fileio import OutputError, check_output, output_folder
 from .loss import INIT_LOGIT_BIAS, INIT_LOGIT_SCALE, distributed_sigmoid_loss, sigmoid_loss
 from .model import SigLIP2

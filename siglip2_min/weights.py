@@ -18,17 +18,19 @@ a time into modules built on the meta device, so at no point are two full copies
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
-from .config import TOWERS, from_hf_config
+from .hf_config import from_hf_config
 from .hub import resolve_model
 from .layers import check_attn
 from .model import ImageClassifier, SigLIP2
 
 PATCH_KEY = "vision_model.embeddings.patch_embedding.weight"
+TOWERS = ("both", "vision", "text")
 
 
 class CheckpointError(ValueError):
@@ -44,8 +46,21 @@ def read_config(folder):
         return from_hf_config(json.loads(file.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{file} is not valid JSON: {e}") from None
-    except (ValueError, TypeError) as e:  # every value is checked (config.py): the message names the key
+    except (ValueError, TypeError) as e:  # every value is checked (hf_config.py): the message names the key
         raise CheckpointError(f"{file}: {e}") from None
+
+
+def keep_towers(config, towers):
+    """`config` with only `towers` ("both", "vision" or "text"); a ValueError when it lacks one of them."""
+    missing = [t for t in ("vision", "text") if towers in ("both", t) and getattr(config, t) is None]
+    if missing:
+        raise ValueError(f"the checkpoint has no {missing[0]} tower (it holds the {config.towers} tower only); "
+                         f"load it with towers={config.towers!r}")
+    if config.num_labels and towers != "vision":
+        raise ValueError("an image-classification checkpoint has no text tower; load it with towers='vision' "
+                         "(or leave towers out)")
+    return replace(config, text=config.text if towers != "vision" else None,
+                   vision=config.vision if towers != "text" else None)
 
 
 def checkpoint_files(folder):
@@ -136,7 +151,7 @@ def load_model(path=None, dtype=torch.float32, device="cpu", attn="sdpa", towers
     folder = resolve_model(path, files=("config.json",))  # the weights' files are checked below, by name
     stored = read_config(folder)
     try:
-        config = stored if towers is None else stored.keep(towers)
+        config = stored if towers is None else keep_towers(stored, towers)
     except ValueError as e:
         raise CheckpointError(f"{folder}: {e}") from None
     with torch.device("meta"):  # shapes only: the real tensors come from the file

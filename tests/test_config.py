@@ -8,7 +8,8 @@ import pytest
 
 import siglip2_min
 import siglip2_min.config as config_module
-from siglip2_min.config import PRESETS, from_hf_config, to_hf_config
+from siglip2_min.config import PRESETS
+from siglip2_min.hf_config import from_hf_config, to_hf_config
 from siglip2_min.model import param_count
 
 # docs/index.md: whole-model parameter counts of the published checkpoints, in millions (one decimal).

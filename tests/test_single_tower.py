@@ -19,7 +19,9 @@ import hf_fixtures
 import siglip2_min
 from hf_fixtures import naflex_inputs, text_inputs
 from siglip2_min.__main__ import main
-from siglip2_min.config import PRESETS, from_hf_config, to_hf_config
+from siglip2_min.config import PRESETS
+from siglip2_min.hf_config import from_hf_config, to_hf_config
+from siglip2_min.weights import keep_towers
 from test_model import patchify
 from tiny_folder import make_model_folder
 from tolerance import assert_close
@@ -160,7 +162,7 @@ def test_api_embeds_images_with_the_vision_tower_alone():
 def test_one_tower_config_round_trips_through_transformers(tower, tmp_path):
     import transformers
 
-    config = PRESETS["siglip2-min-tiny"].keep(tower)
+    config = keep_towers(PRESETS["siglip2-min-tiny"], tower)
     hf_dict = to_hf_config(config)
     cls = getattr(transformers, hf_dict["architectures"][0].replace("Model", "Config"))
     cls(**{k: v for k, v in hf_dict.items() if k not in ("architectures", "model_type")}).save_pretrained(tmp_path)
