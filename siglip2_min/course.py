@@ -4,8 +4,9 @@
 
 writes, in the styles of `data.py` (same colours, sizes, positions, backgrounds, aspect ratios and caption
 phrasings):
-- `DIR/train.csv` and `DIR/train/`: image-caption pairs, half of them the new shape, half a replay of the five
-  shapes the model was trained on (samples of `data.py`'s training split), so that fine-tuning does not forget them;
+- `DIR/train.csv` and `DIR/train/`: image-caption pairs, a third of them the new shape, two thirds a replay of the
+  five shapes the model was trained on (samples of `data.py`'s training split), so that fine-tuning does not forget
+  them;
 - `DIR/heldout/shapes/<shape>/` and `DIR/heldout/colours/<colour>/`: the same held-out images (`data.py`'s test
   split for the old shapes, a separate stream for the new one), as two class folders for `evaluate zero-shot`.
 Nothing of the held-out part was seen in training, by the bundled model or by the fine-tuning.
@@ -24,7 +25,8 @@ from PIL import Image, ImageDraw
 from . import data
 from .fileio import output_folder
 
-TRAIN_PER_SHAPE = 600  # new-shape training pairs; as many replay pairs of the old shapes
+TRAIN_PER_SHAPE = 1200  # new-shape training pairs
+REPLAY = 2400  # replay pairs of the five old shapes (480 each); the sizes are docs/evaluate-finetune.md's tuning
 HELDOUT_PER_SHAPE = 60  # held-out images of each of the six shapes
 STREAM = 7  # seeds the new shape's generator apart from data.py's streams (0 train, 1 test, 2 group colours)
 
@@ -92,14 +94,14 @@ def new_shape_sample(index, shape, split="train", seed=0):
     return data.Sample(image, colour, shape, size, where, background, caption)
 
 
-def write(out, shape="diamond", seed=0, overwrite=False, train_per_shape=TRAIN_PER_SHAPE,
+def write(out, shape="diamond", seed=0, overwrite=False, train_per_shape=TRAIN_PER_SHAPE, replay=REPLAY,
           heldout_per_shape=HELDOUT_PER_SHAPE):
     """Write the exercise's data into the folder `out` (see the module docstring); returns its path."""
     with output_folder(out, overwrite) as tmp:
         rows = ["image,caption"]
         (tmp / "train").mkdir()
         train = [new_shape_sample(i, shape, "train", seed) for i in range(train_per_shape)]
-        train += data.samples(0, train_per_shape, "train", seed)  # replay: blocks of the five old shapes
+        train += data.samples(0, replay, "train", seed)  # replay: blocks of the five old shapes
         for i, s in enumerate(train):
             s.image.save(tmp / "train" / f"{i:05d}.png")
             rows.append(f'train/{i:05d}.png,"{s.caption}"')
@@ -131,7 +133,7 @@ def main(argv=None):
     except OSError as err:
         print(f"siglip2-min: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out}/train.csv ({2 * TRAIN_PER_SHAPE} pairs) and {args.out}/heldout/ "
+    print(f"wrote {args.out}/train.csv ({TRAIN_PER_SHAPE + REPLAY} pairs) and {args.out}/heldout/ "
           f"({6 * HELDOUT_PER_SHAPE} images, by shape and by colour)")
     return 0
 

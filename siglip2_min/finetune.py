@@ -32,7 +32,7 @@ from .weights import hf_state_dict
 
 TRAIN = ("all", "text", "image", "heads")
 # Defaults: the course-sized proof in docs/evaluate-finetune.md was measured with them (the bundled tiny model).
-EPOCHS = 20.0
+EPOCHS = 15.0
 BATCH_SIZE = 60
 LR = 5e-4
 WARMUP = 20

@@ -19,11 +19,11 @@ def test_new_shape_samples_are_reproducible_and_the_splits_differ(shape):
 
 
 def test_written_exercise_has_replay_pairs_and_held_out_class_folders(tmp_path):
-    course.write(tmp_path / "ex", "arrow", train_per_shape=10, heldout_per_shape=3)
+    course.write(tmp_path / "ex", "arrow", train_per_shape=10, replay=15, heldout_per_shape=3)
     pairs = read_captions(tmp_path / "ex" / "train.csv")
-    assert len(pairs.images) == 20
-    assert sum("arrow" in t for t in pairs.texts) == 10  # half new shape, half replay
-    assert {s.caption for s in data.samples(0, 10, "train")} <= set(pairs.texts)  # replay: data.py's own samples
+    assert len(pairs.images) == 25
+    assert sum("arrow" in t for t in pairs.texts) == 10  # 10 of the new shape, 15 replayed
+    assert {s.caption for s in data.samples(0, 15, "train")} <= set(pairs.texts)  # replay: data.py's own samples
     shapes = read_class_folder(tmp_path / "ex" / "heldout" / "shapes")
     colours = read_class_folder(tmp_path / "ex" / "heldout" / "colours")
     assert shapes.class_names == sorted(("arrow", *data.SHAPES))
