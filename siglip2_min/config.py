@@ -1,8 +1,9 @@
 """Model configuration: one frozen dataclass per tower, and the table of presets (`hf_config.py` reads and writes
 them as HF `config.json` files).
 
-Upstream: HF `configuration_siglip2.py` / `configuration_siglip.py`, big_vision `models/vit.py` variant table ("B/16", "So400m/14", ...). Both checkpoint families share one architecture
-(docs/model/embeddings.md); they differ only in how patches get their position embedding:
+Upstream: HF `configuration_siglip2.py` / `configuration_siglip.py`, big_vision `models/vit.py` variant table
+("B/16", "So400m/14", ...). Both checkpoint families share one architecture (docs/model/embeddings.md); they
+differ only in how patches get their position embedding:
 
 - NaFlex (`model_type: "siglip2"`): a `G x G` table (G = 16) resized per image to its (h, w) patch grid.
 - FixRes (`model_type: "siglip"`): a fixed `(S/p) x (S/p)` table for square images of side S, added as is.
