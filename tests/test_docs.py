@@ -139,6 +139,25 @@ def test_performance_page_repeats_the_loss_memory_figures_exactly():
         "docs/performance.md and docs/distributed-loss.md give different loss-memory figures")
 
 
+def test_finetune_page_states_the_defaults_of_the_code():
+    """The defaults quoted on the evaluate-and-fine-tune page are finetune.py's and course.py's: they drifted once."""
+    from siglip2_min import course, finetune
+
+    page = (DOCS / "evaluate-finetune.md").read_text().replace("\n", " ")
+    quoted = dict(re.findall(r"`--([a-z-]+)`(?: pairs| steps)? \(default ([0-9.e-]+)\)", page))
+    code = {"batch-size": finetune.BATCH_SIZE, "warmup": finetune.WARMUP, "lr": finetune.LR, "epochs": finetune.EPOCHS}
+    assert set(quoted) == set(code), f"the page quotes defaults for {sorted(quoted)}, expected {sorted(code)}"
+    for flag, value in code.items():
+        assert float(quoted[flag]) == value, f"--{flag}: the page says {quoted[flag]}, finetune.py has {value}"
+    pairs = course.TRAIN_PER_SHAPE + course.REPLAY
+    steps = round(finetune.EPOCHS * (pairs // finetune.BATCH_SIZE))
+    course_text = (f"{pairs:,} image-caption pairs: {course.TRAIN_PER_SHAPE:,} of the new shape",
+                   f"{course.REPLAY:,} of the five old shapes",
+                   f"{finetune.EPOCHS:g} epochs of batches of {finetune.BATCH_SIZE}, i.e. {steps} steps")
+    missing = [text for text in course_text if text not in page]
+    assert not missing, f"the course section does not say {missing} (course.py / finetune.py defaults)"
+
+
 def test_pages_keep_the_notation(site):
     """Pages and docstrings render as written: `p*p*3` is not turned into emphasis, and a list stays a list."""
     pages = sorted(site.rglob("*.html"))
